@@ -1,0 +1,56 @@
+package proxy
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"testing"
+)
+
+func TestSniffRequest(t *testing.T) {
+	tests := []struct {
+		name, body, wantID, wantMethod string
+	}{
+		{name: "numeric id", body: `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{}}`, wantID: "7", wantMethod: "tools/call"},
+		{name: "string id", body: ` {"jsonrpc":"2.0","id":"a-1","method":"initialize"}`, wantID: `"a-1"`, wantMethod: "initialize"},
+		{name: "notification", body: `{"jsonrpc":"2.0","method":"notifications/initialized"}`, wantMethod: "notifications/initialized"},
+		{name: "object id is not an id", body: `{"jsonrpc":"2.0","id":{"x":1},"method":"ping"}`, wantMethod: "ping"},
+		{name: "batch", body: `[{"jsonrpc":"2.0","id":1,"method":"ping"}]`, wantMethod: "ping"},
+		{name: "garbage", body: `{"jsonrpc":`},
+		{name: "empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, method := sniffRequest([]byte(tt.body))
+			if string(id) != tt.wantID || method != tt.wantMethod {
+				t.Errorf("sniffRequest(%s) = %s, %q; want %s, %q", tt.body, id, method, tt.wantID, tt.wantMethod)
+			}
+		})
+	}
+}
+
+func FuzzSniffRequest(f *testing.F) {
+	f.Add([]byte(`{"jsonrpc":"2.0","id":7,"method":"tools/call"}`))
+	f.Add([]byte(`[{"id":"x","method":"ping"},{}]`))
+	f.Add([]byte(`{"id":1e400}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		id, _ := sniffRequest(body)
+		// Whatever the body, the error we would write is valid JSON-RPC
+		// and echoes the id.
+		rec := httptest.NewRecorder()
+		WriteError(rec, 502, id, CodeUpstream, "x")
+		var resp struct {
+			JSONRPC string          `json:"jsonrpc"`
+			ID      json.RawMessage `json:"id"`
+			Error   *rpcError       `json:"error"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+			t.Fatalf("WriteError wrote invalid JSON %q for id %q: %v", rec.Body.Bytes(), id, err)
+		}
+		if resp.JSONRPC != "2.0" || resp.Error == nil {
+			t.Fatalf("WriteError wrote %s", rec.Body.Bytes())
+		}
+		if len(id) > 0 && string(resp.ID) != string(id) {
+			t.Fatalf("id = %s, want %s", resp.ID, id)
+		}
+	})
+}

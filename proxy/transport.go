@@ -1,0 +1,113 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// TokenSource supplies bearer tokens. *tokencache.Cache implements it.
+type TokenSource interface {
+	// Token returns a token that is valid now; ctx bounds only the wait.
+	Token(ctx context.Context) (string, error)
+	// Invalidate reports that the upstream refused token, so that the next
+	// Token call fetches a new one.
+	Invalidate(token string)
+}
+
+// TokenError is a failure to obtain a bearer token for a request. The
+// request never left the proxy.
+type TokenError struct{ Err error }
+
+func (e *TokenError) Error() string { return "obtaining an access token: " + e.Err.Error() }
+func (e *TokenError) Unwrap() error { return e.Err }
+
+// NewTransport returns the upstream transport the proxy uses when Options
+// gives none: a clone of http.DefaultTransport with bounded dial and TLS
+// handshake times and compression off, so that an SSE stream is never held
+// back by a gzip reader.
+func NewTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.DisableCompression = true
+	t.MaxIdleConnsPerHost = 64
+	return t
+}
+
+// bearerTransport adds the bearer token to each request and, when the
+// upstream answers 401 to a token we believed valid, drops that token and
+// tries once more with a fresh one if the body can be sent again.
+type bearerTransport struct {
+	base   http.RoundTripper
+	tokens TokenSource
+}
+
+func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	token, err := t.tokens.Token(req.Context())
+	if err != nil {
+		return nil, &TokenError{Err: err}
+	}
+	resp, err := t.base.RoundTrip(withBearer(req, token, req.Body))
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		return resp, err
+	}
+	body, replayable := replayBody(req)
+	if !replayable {
+		return resp, nil
+	}
+	t.tokens.Invalidate(token)
+	fresh, err := t.tokens.Token(req.Context())
+	if err != nil || fresh == token {
+		// No better token to offer: let the client see the upstream's answer.
+		if body != nil {
+			body.Close()
+		}
+		return resp, nil
+	}
+	// Drain a little so the connection can be reused, then try again.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	return t.base.RoundTrip(withBearer(req, fresh, body))
+}
+
+// replayBody returns a fresh copy of req's body, and whether the request can
+// be sent again at all.
+func replayBody(req *http.Request) (io.ReadCloser, bool) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil, true
+	}
+	if req.GetBody == nil {
+		return nil, false
+	}
+	b, err := req.GetBody()
+	if err != nil {
+		return nil, false
+	}
+	return b, true
+}
+
+func withBearer(req *http.Request, token string, body io.ReadCloser) *http.Request {
+	out := req.Clone(req.Context())
+	out.Body = body
+	out.Header.Set("Authorization", "Bearer "+token)
+	return out
+}
+
+// errorStatus maps a proxying failure to an HTTP status and a JSON-RPC error
+// code and message for the client.
+func errorStatus(err error) (status, code int, msg string) {
+	var te *TokenError
+	var ne net.Error
+	switch {
+	case errors.As(err, &te):
+		return http.StatusServiceUnavailable, CodeAuth, "agentcore-proxy could not obtain an access token: " + te.Err.Error()
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return http.StatusGatewayTimeout, CodeUpstream, "agentcore-proxy: the upstream did not answer in time: " + err.Error()
+	default:
+		return http.StatusBadGateway, CodeUpstream, "agentcore-proxy could not reach the upstream: " + err.Error()
+	}
+}
