@@ -1,0 +1,169 @@
+package tokencache
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Defaults applied by [New] to zero fields of [Config].
+const (
+	DefaultRefreshAhead = 0.8
+	DefaultJitter       = 0.05
+	DefaultMaxAttempts  = 3
+)
+
+// AuthStyle says how the client authenticates to the token endpoint.
+type AuthStyle int
+
+const (
+	// AuthStyleBasic sends the client id and secret in an HTTP Basic
+	// Authorization header (client_secret_basic). It is the default.
+	AuthStyleBasic AuthStyle = iota
+	// AuthStylePost sends the client id and secret as form fields
+	// (client_secret_post).
+	AuthStylePost
+)
+
+// String returns the OpenID Connect name of s, such as "client_secret_basic".
+func (s AuthStyle) String() string {
+	switch s {
+	case AuthStyleBasic:
+		return "client_secret_basic"
+	case AuthStylePost:
+		return "client_secret_post"
+	}
+	return fmt.Sprintf("AuthStyle(%d)", int(s))
+}
+
+// ParseAuthStyle parses an OpenID Connect token endpoint auth method name,
+// "client_secret_basic" or "client_secret_post", as found in a discovery
+// document's token_endpoint_auth_methods_supported.
+func ParseAuthStyle(name string) (AuthStyle, error) {
+	switch name {
+	case "client_secret_basic":
+		return AuthStyleBasic, nil
+	case "client_secret_post":
+		return AuthStylePost, nil
+	}
+	return 0, fmt.Errorf("tokencache: unknown token endpoint auth method %q (want client_secret_basic or client_secret_post)", name)
+}
+
+// oauth2 maps s to the golang.org/x/oauth2 style; never auto-detect, which
+// would send the secret twice to an endpoint that rejects the first try.
+func (s AuthStyle) oauth2() oauth2.AuthStyle {
+	if s == AuthStylePost {
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleInHeader
+}
+
+// Config configures a [Cache]. TokenURL, ClientID and ClientSecret are
+// required; zero values of the other fields select defaults.
+type Config struct {
+	// TokenURL is the OAuth2 token endpoint, an absolute http or https URL,
+	// such as https://DOMAIN.auth.REGION.amazoncognito.com/oauth2/token.
+	TokenURL string
+	// ClientID is the app client's id.
+	ClientID string
+	// ClientSecret is the app client's secret. It never appears in errors or logs.
+	ClientSecret string
+	// Scopes are requested as a space-separated scope parameter; none
+	// requests all the scopes the client may have (Cognito's behaviour).
+	Scopes []string
+	// AuthStyle says how to send the client id and secret; default Basic.
+	AuthStyle AuthStyle
+	// HTTPClient makes the token requests. Nil selects a client with a
+	// 10 s timeout on a clone of http.DefaultTransport.
+	HTTPClient *http.Client
+	// RefreshAhead is the fraction of a token's lifetime after which it is
+	// refreshed in the background; it must lie in (0, 1). Zero selects 0.8.
+	RefreshAhead float64
+	// Jitter is the fraction of a token's lifetime by which the refresh
+	// point varies either way, so that many processes do not refresh at
+	// once; it must lie in [0, RefreshAhead). Zero selects 0.05.
+	Jitter float64
+	// MaxAttempts is how many times one fetch tries on network errors,
+	// timeouts and 5xx answers, with backoff; 4xx answers are never retried.
+	// Zero selects 3.
+	MaxAttempts int
+	// Logger receives fetch failures (warn) and successes (debug). Nil
+	// discards logs.
+	Logger *slog.Logger
+	// OnFetch, if set, is called after every fetch, on the background
+	// goroutine, before the callers waiting for that fetch are woken; it
+	// should return quickly.
+	OnFetch func(FetchResult)
+}
+
+// validate reports every problem with c at once.
+func (c *Config) validate() error {
+	var errs []error
+	add := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...))
+	}
+	if c.TokenURL == "" {
+		add("TokenURL is empty: set the token endpoint URL (--token-url), or a discovery URL whose document has token_endpoint")
+	} else if !isAbsoluteHTTP(c.TokenURL) {
+		add("TokenURL %q: not an absolute http(s) URL (want https://DOMAIN.auth.REGION.amazoncognito.com/oauth2/token)", c.TokenURL)
+	}
+	if c.ClientID == "" {
+		add("ClientID is empty: set the app client id (--client-id)")
+	}
+	if c.ClientSecret == "" {
+		add("ClientSecret is empty: set the app client secret (--client-secret-file / AGENTCORE_PROXY_CLIENT_SECRET)")
+	}
+	if c.AuthStyle != AuthStyleBasic && c.AuthStyle != AuthStylePost {
+		add("AuthStyle %d: want AuthStyleBasic or AuthStylePost", int(c.AuthStyle))
+	}
+	ahead := c.RefreshAhead
+	if ahead == 0 {
+		ahead = DefaultRefreshAhead
+	}
+	if ahead <= 0 || ahead >= 1 {
+		add("RefreshAhead %v: want a fraction of the token lifetime in (0, 1)", c.RefreshAhead)
+	}
+	if c.Jitter < 0 || (c.Jitter > 0 && c.Jitter >= ahead) {
+		add("Jitter %v: want a fraction in [0, RefreshAhead)", c.Jitter)
+	}
+	if c.MaxAttempts < 0 {
+		add("MaxAttempts %d: want 1 or more (0 selects %d)", c.MaxAttempts, DefaultMaxAttempts)
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns a copy of c with defaults for zero fields and its own
+// copy of Scopes.
+func (c Config) withDefaults() Config {
+	if c.HTTPClient == nil {
+		c.HTTPClient = defaultClient()
+	}
+	if c.RefreshAhead == 0 {
+		c.RefreshAhead = DefaultRefreshAhead
+	}
+	if c.Jitter == 0 {
+		c.Jitter = min(DefaultJitter, c.RefreshAhead/2)
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.Scopes = append([]string(nil), c.Scopes...)
+	return c
+}
+
+// Timing of fetches and of a token's use.
+const (
+	attemptBackoff = 200 * time.Millisecond // first pause between attempts of one fetch
+	attemptTimeout = 30 * time.Second       // bound on one attempt, whatever the HTTP client's timeout
+	retryMin       = time.Second            // first pause between failed fetches
+	retryMax       = 30 * time.Second       // longest pause between failed fetches
+	maxMargin      = 10 * time.Second       // longest safety margin before expiry
+	missingExpiry  = 5 * time.Minute        // assumed lifetime when expires_in is absent (Cognito's minimum)
+)

@@ -1,0 +1,124 @@
+package tokencache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// ErrDiscovery wraps every error from [Discover]. The message goes on to say
+// what failed: the URL, the connection, the HTTP status or the document.
+var ErrDiscovery = errors.New("tokencache: OpenID Connect discovery failed")
+
+// maxDiscoveryBody bounds how much of a discovery document is read.
+const maxDiscoveryBody = 1 << 20
+
+// Discovery is the part of an OpenID Connect discovery document the proxy needs.
+type Discovery struct {
+	// Issuer is the issuer identifier, the iss claim of the tokens it issues.
+	Issuer string `json:"issuer"`
+	// JWKSURI is the URL of the issuer's JSON Web Key Set.
+	JWKSURI string `json:"jwks_uri"`
+	// TokenEndpoint is the OAuth2 token endpoint; it may be empty, in which
+	// case callers need an explicit token URL.
+	TokenEndpoint string `json:"token_endpoint"`
+	// TokenEndpointAuthMethods lists the client authentication methods the
+	// token endpoint supports, such as "client_secret_basic".
+	TokenEndpointAuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+}
+
+// AuthStyle returns the client authentication style to use with the token
+// endpoint: Basic if the document lists it or lists nothing (OpenID Connect's
+// default), Post if it lists client_secret_post but not client_secret_basic.
+func (d *Discovery) AuthStyle() AuthStyle {
+	if !slices.Contains(d.TokenEndpointAuthMethods, "client_secret_basic") &&
+		slices.Contains(d.TokenEndpointAuthMethods, "client_secret_post") {
+		return AuthStylePost
+	}
+	return AuthStyleBasic
+}
+
+// Discover fetches and validates the OpenID Connect discovery document at
+// discoveryURL, such as
+// https://cognito-idp.REGION.amazonaws.com/POOL_ID/.well-known/openid-configuration.
+// The document must come with status 200, be JSON and name an issuer and a
+// jwks_uri; token_endpoint may be missing. A nil client selects one with a
+// 10 s timeout. Errors wrap [ErrDiscovery] and say what is wrong in words a
+// user can act on; callers add the flag to check.
+func Discover(ctx context.Context, client *http.Client, discoveryURL string) (*Discovery, error) {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s: "+format, append([]any{ErrDiscovery, discoveryURL}, args...)...)
+	}
+	if !isAbsoluteHTTP(discoveryURL) {
+		return nil, fmt.Errorf("%w: %q is not an absolute http(s) URL (want https://cognito-idp.REGION.amazonaws.com/POOL_ID/.well-known/openid-configuration)",
+			ErrDiscovery, discoveryURL)
+	}
+	if client == nil {
+		client = defaultClient()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, discoveryURL, nil)
+	if err != nil {
+		return nil, fail("%w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message repeats the URL
+		}
+		return nil, fail("unreachable: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDiscoveryBody+1))
+	if err != nil {
+		return nil, fail("reading the document: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fail("HTTP %s (want 200): is this the issuer's .well-known/openid-configuration URL?", resp.Status)
+	}
+	if len(body) > maxDiscoveryBody {
+		return nil, fail("document larger than %d bytes", maxDiscoveryBody)
+	}
+	var d Discovery
+	if err := json.Unmarshal(body, &d); err != nil {
+		ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if ct == "" {
+			ct = "none"
+		}
+		return nil, fail("not a JSON document (Content-Type %s): %w", ct, err)
+	}
+	var problems []string
+	switch {
+	case d.Issuer == "":
+		problems = append(problems, `no "issuer"`)
+	case !isAbsoluteHTTP(d.Issuer):
+		problems = append(problems, fmt.Sprintf(`"issuer" %q is not an absolute http(s) URL`, d.Issuer))
+	}
+	switch {
+	case d.JWKSURI == "":
+		problems = append(problems, `no "jwks_uri"`)
+	case !isAbsoluteHTTP(d.JWKSURI):
+		problems = append(problems, fmt.Sprintf(`"jwks_uri" %q is not an absolute http(s) URL`, d.JWKSURI))
+	}
+	if d.TokenEndpoint != "" && !isAbsoluteHTTP(d.TokenEndpoint) {
+		problems = append(problems, fmt.Sprintf(`"token_endpoint" %q is not an absolute http(s) URL`, d.TokenEndpoint))
+	}
+	if len(problems) > 0 {
+		return nil, fail("document has %s", strings.Join(problems, ", "))
+	}
+	return &d, nil
+}
+
+// isAbsoluteHTTP reports whether s is an absolute http or https URL with a host.
+func isAbsoluteHTTP(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}

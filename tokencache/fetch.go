@@ -1,0 +1,196 @@
+package tokencache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+
+	"golang.org/x/oauth2"
+)
+
+// Errors returned by [New] and [Cache.Token]. Each is wrapped with details such as the
+// HTTP status, so test for them with errors.Is.
+var (
+	// ErrInvalidClient means the token endpoint answered invalid_client.
+	ErrInvalidClient = errors.New("tokencache: the token endpoint rejected the client id or secret: check the client id and the client secret (--client-id, --client-secret-file / AGENTCORE_PROXY_CLIENT_SECRET)")
+	// ErrInvalidScope means the token endpoint answered invalid_scope.
+	ErrInvalidScope = errors.New("tokencache: the token endpoint rejected the requested scopes: check --scope: each must be resourceServer/scope allowed for this app client")
+	// ErrUnauthorizedClient means the token endpoint answered unauthorized_client.
+	ErrUnauthorizedClient = errors.New("tokencache: the app client may not use the client_credentials grant: enable the client_credentials flow for this app client")
+	// ErrUnsupportedGrantType means the token endpoint answered unsupported_grant_type.
+	ErrUnsupportedGrantType = errors.New("tokencache: the token endpoint does not support the client_credentials grant: check --token-url and enable the client_credentials flow for this app client")
+	// ErrTokenEndpoint means a token request failed for another reason: the
+	// endpoint was unreachable or timed out, answered with another error, or
+	// sent a response that is not a usable token.
+	ErrTokenEndpoint = errors.New("tokencache: token request failed")
+	// ErrClosed means the context given to New is done, so the cache no
+	// longer fetches tokens.
+	ErrClosed = errors.New("tokencache: cache stopped: its context is done")
+	// ErrInvalidConfig wraps each problem New finds in a Config.
+	ErrInvalidConfig = errors.New("tokencache: invalid config")
+)
+
+// oauthErrors maps RFC 6749 error codes to the sentinels that explain them.
+var oauthErrors = map[string]error{
+	"invalid_client":         ErrInvalidClient,
+	"invalid_scope":          ErrInvalidScope,
+	"unauthorized_client":    ErrUnauthorizedClient,
+	"unsupported_grant_type": ErrUnsupportedGrantType,
+}
+
+// retrieve fetches one token, retrying network errors, timeouts and 5xx
+// answers up to MaxAttempts times. Its error is safe to show: it holds
+// neither the client secret nor a token.
+func (c *Cache) retrieve() (*oauth2.Token, error) {
+	ctx := context.WithValue(c.ctx, oauth2.HTTPClient, c.cfg.HTTPClient)
+	for attempt := 1; ; attempt++ {
+		tok, err := c.attempt(ctx)
+		if err == nil {
+			return tok, nil
+		}
+		err, retry := c.explain(err)
+		if !retry || attempt >= c.cfg.MaxAttempts || c.ctx.Err() != nil {
+			return nil, err
+		}
+		pause := jittered(attemptBackoff << (attempt - 1))
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+			t.Stop()
+			return nil, err
+		}
+	}
+}
+
+// attempt makes one token request and checks the token it gets.
+func (c *Cache) attempt(ctx context.Context) (*oauth2.Token, error) {
+	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	defer cancel()
+	tok, err := c.cc.Token(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	if tok.Expiry.IsZero() {
+		// No expires_in: oauth2 would treat the token as eternal.
+		tok.Expiry = now.Add(missingExpiry)
+	}
+	if !tok.Expiry.After(now) {
+		return nil, fmt.Errorf("%w: %s answered a token that has already expired (expires_in %v)",
+			ErrTokenEndpoint, c.cfg.TokenURL, tok.Expiry.Sub(now).Round(time.Second))
+	}
+	return tok, nil
+}
+
+// explain turns an error from the oauth2 package into one that names the
+// setting to fix, and reports whether trying again could help.
+func (c *Cache) explain(err error) (error, bool) {
+	if errors.Is(err, ErrTokenEndpoint) {
+		return err, false // already explained by attempt
+	}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		status := 0
+		if re.Response != nil {
+			status = re.Response.StatusCode
+		}
+		if sentinel, ok := oauthErrors[re.ErrorCode]; ok {
+			detail := fmt.Sprintf("HTTP %d %s from %s", status, re.ErrorCode, c.cfg.TokenURL)
+			if re.ErrorDescription != "" {
+				detail += ": " + c.redact(re.ErrorDescription)
+			}
+			return fmt.Errorf("%w (%s)", sentinel, detail), false
+		}
+		detail := fmt.Sprintf("%s answered HTTP %d", c.cfg.TokenURL, status)
+		if re.ErrorCode != "" {
+			detail += " " + c.redact(re.ErrorCode)
+		}
+		if body := c.excerpt(re.Body); body != "" {
+			detail += ": " + body
+		}
+		return fmt.Errorf("%w: %s", ErrTokenEndpoint, detail), status >= 500
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// Unreachable, refused, reset or timed out: worth another try. The
+		// message names the URL already.
+		return c.scrub(fmt.Errorf("%w: %w", ErrTokenEndpoint, err)), true
+	}
+	if errors.Is(err, context.DeadlineExceeded) && c.ctx.Err() == nil {
+		return fmt.Errorf("%w: %s: no answer within %v: %w", ErrTokenEndpoint, c.cfg.TokenURL, attemptTimeout, err), true
+	}
+	// A 2xx answer the oauth2 package could not use, such as malformed JSON
+	// or a missing access_token.
+	return c.scrub(fmt.Errorf("%w: %s: %w", ErrTokenEndpoint, c.cfg.TokenURL, err)), false
+}
+
+// excerpt returns the start of an error response body fit for an error
+// message, or "" if there is none or it might hold a token.
+func (c *Cache) excerpt(body []byte) string {
+	s := string(body)
+	if strings.Contains(s, "access_token") {
+		return "(body withheld: it mentions access_token)"
+	}
+	s = strings.Join(strings.FieldsFunc(strings.ToValidUTF8(s, "?"), func(r rune) bool {
+		return unicode.IsSpace(r) || !unicode.IsPrint(r)
+	}), " ")
+	const limit = 200
+	if len(s) > limit {
+		s = strings.ToValidUTF8(s[:limit], "") + "..."
+	}
+	return c.redact(s)
+}
+
+// redact removes the client secret, plain or URL-escaped, from s.
+func (c *Cache) redact(s string) string {
+	for _, secret := range []string{c.cfg.ClientSecret, url.QueryEscape(c.cfg.ClientSecret)} {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "[REDACTED]")
+		}
+	}
+	return s
+}
+
+// scrub returns err unchanged unless its message holds the client secret, in
+// which case it returns an error with the secret redacted that still matches
+// ErrTokenEndpoint but hides the original chain.
+func (c *Cache) scrub(err error) error {
+	msg := err.Error()
+	if clean := c.redact(msg); clean != msg {
+		return redactedError{msg: clean}
+	}
+	return err
+}
+
+// redactedError is an error whose original message held the client secret.
+type redactedError struct{ msg string }
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return ErrTokenEndpoint }
+
+// retryDelay returns the pause after the n-th consecutive failed fetch:
+// exponential from one second up to 30 s, with jitter.
+func retryDelay(n int) time.Duration {
+	d := retryMax
+	if n < 6 { // 1<<5 s already exceeds retryMax
+		d = min(retryMax, retryMin<<(n-1))
+	}
+	return min(retryMax, max(retryMin, jittered(d)))
+}
+
+// jittered returns d varied by up to ±20%, so that processes that failed
+// together do not retry together.
+func jittered(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.8 + 0.4*randFloat()))
+}
+
+// randFloat returns a pseudo-random number in [0, 1).
+func randFloat() float64 {
+	return rand.Float64()
+}
