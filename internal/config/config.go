@@ -1,0 +1,139 @@
+// Package config holds agentcore-proxy's route configuration: the YAML file
+// format, the single route the serve flags describe, and validation that
+// reports every problem at once, each naming the flag or YAML field at fault
+// and how to fix it.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration: where to listen and the routes.
+type Config struct {
+	Listen string  `yaml:"listen"`
+	Routes []Route `yaml:"routes"`
+
+	// fromFlags says the routes came from flags, so that problems name
+	// flags rather than YAML fields.
+	fromFlags bool
+	// file is the YAML file's name, for messages.
+	file string
+}
+
+// Route maps one local path to one upstream MCP server.
+type Route struct {
+	Name   string `yaml:"name"`
+	Path   string `yaml:"path"`
+	Target Target `yaml:"target"`
+	Auth   Auth   `yaml:"auth"`
+}
+
+// Target is where a route's requests go: an AgentCore runtime (ARN,
+// qualifier, endpoint) or a plain MCP URL.
+type Target struct {
+	RuntimeARN  string `yaml:"runtime_arn"`
+	Qualifier   string `yaml:"qualifier"`
+	EndpointURL string `yaml:"endpoint_url"`
+	UpstreamURL string `yaml:"upstream_url"`
+}
+
+// Auth types.
+const (
+	AuthClientCredentials = "client_credentials"
+	AuthNone              = "none"
+)
+
+// Auth is how a route obtains its bearer token.
+type Auth struct {
+	// Type is client_credentials or none. Empty means client_credentials
+	// when any other auth setting is given, none otherwise.
+	Type             string   `yaml:"type"`
+	DiscoveryURL     string   `yaml:"discovery_url"`
+	TokenURL         string   `yaml:"token_url"`
+	ClientID         string   `yaml:"client_id"`
+	ClientSecretFile string   `yaml:"client_secret_file"`
+	ClientSecretEnv  string   `yaml:"client_secret_env"`
+	Scopes           []string `yaml:"scopes"`
+	// TokenAuthStyle is basic (client_secret_basic, default) or post
+	// (client_secret_post).
+	TokenAuthStyle string `yaml:"token_auth_style"`
+
+	// secretFromEnv marks a secret given as AGENTCORE_PROXY_CLIENT_SECRET.
+	secretFromEnv bool
+}
+
+// Kind returns the route's effective auth type.
+func (a Auth) Kind() string {
+	if a.Type != "" {
+		return a.Type
+	}
+	if a.hasSettings() {
+		return AuthClientCredentials
+	}
+	return AuthNone
+}
+
+// hasSettings reports whether any client_credentials setting is given.
+func (a Auth) hasSettings() bool {
+	return a.ClientID != "" || a.DiscoveryURL != "" || a.TokenURL != "" || a.ClientSecretFile != "" ||
+		a.ClientSecretEnv != "" || len(a.Scopes) > 0 || a.TokenAuthStyle != "" || a.secretFromEnv
+}
+
+// EnvClientSecret is the environment variable that may hold the client
+// secret of the route the flags describe.
+const EnvClientSecret = "AGENTCORE_PROXY_CLIENT_SECRET"
+
+// Parse decodes a YAML configuration strictly: an unknown field is an error
+// that names the line and the fields that are known.
+func Parse(name string, data []byte) (*Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("--config %s: the file is empty (want listen: and routes:)", name)
+		}
+		return nil, fmt.Errorf("--config %s: %s", name, yamlMessage(err))
+	}
+	c.file = name
+	return &c, nil
+}
+
+var unknownFieldRe = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
+
+// yamlMessage rewrites yaml.v3's errors into one line a user can act on.
+func yamlMessage(err error) string {
+	msg := err.Error()
+	if m := unknownFieldRe.FindAllStringSubmatch(msg, -1); m != nil {
+		var parts []string
+		for _, sm := range m {
+			parts = append(parts, fmt.Sprintf("line %s: unknown field %q in %s (known fields: %s)",
+				sm[1], sm[2], typeField[sm[3]], strings.Join(knownFields[sm[3]], ", ")))
+		}
+		return strings.Join(parts, "; ")
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
+	return strings.ReplaceAll(msg, "\n  ", "; ")
+}
+
+var typeField = map[string]string{
+	"Config": "the top level",
+	"Route":  "routes[]",
+	"Target": "routes[].target",
+	"Auth":   "routes[].auth",
+}
+
+var knownFields = map[string][]string{
+	"Config": {"listen", "routes"},
+	"Route":  {"name", "path", "target", "auth"},
+	"Target": {"runtime_arn", "qualifier", "endpoint_url", "upstream_url"},
+	"Auth":   {"type", "discovery_url", "token_url", "client_id", "client_secret_file", "client_secret_env", "scopes", "token_auth_style"},
+}

@@ -1,0 +1,54 @@
+package config
+
+// RouteFlags are the serve flags that describe the single route "default"
+// at /mcp.
+type RouteFlags struct {
+	RuntimeARN       string
+	Qualifier        string
+	EndpointURL      string
+	UpstreamURL      string
+	DiscoveryURL     string
+	TokenURL         string
+	ClientID         string
+	ClientSecretFile string
+	Scopes           []string
+	TokenAuthStyle   string
+	// SecretInEnv says AGENTCORE_PROXY_CLIENT_SECRET is set.
+	SecretInEnv bool
+}
+
+// Empty reports whether no route flag was given.
+func (f RouteFlags) Empty() bool {
+	return f.RuntimeARN == "" && f.Qualifier == "" && f.EndpointURL == "" && f.UpstreamURL == "" &&
+		f.DiscoveryURL == "" && f.TokenURL == "" && f.ClientID == "" && f.ClientSecretFile == "" &&
+		len(f.Scopes) == 0 && f.TokenAuthStyle == ""
+}
+
+// FromFlags returns the configuration the flags describe: one route named
+// default at /mcp.
+func FromFlags(listen string, f RouteFlags) *Config {
+	c := &Config{Listen: listen, fromFlags: true}
+	if f.Empty() {
+		return c
+	}
+	c.Routes = []Route{{
+		Name: "default",
+		Path: "/mcp",
+		Target: Target{
+			RuntimeARN:  f.RuntimeARN,
+			Qualifier:   f.Qualifier,
+			EndpointURL: f.EndpointURL,
+			UpstreamURL: f.UpstreamURL,
+		},
+		Auth: Auth{
+			DiscoveryURL:     f.DiscoveryURL,
+			TokenURL:         f.TokenURL,
+			ClientID:         f.ClientID,
+			ClientSecretFile: f.ClientSecretFile,
+			Scopes:           f.Scopes,
+			TokenAuthStyle:   f.TokenAuthStyle,
+			secretFromEnv:    f.SecretInEnv && f.ClientSecretFile == "",
+		},
+	}}
+	return c
+}

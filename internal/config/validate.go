@@ -1,0 +1,288 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/agentcore-proxy/agentcore-proxy/proxy"
+)
+
+// Resolved is a validated route, ready to serve.
+type Resolved struct {
+	Name string
+	Path string
+	// Upstream is the fixed URL requests go to (RawPath set for an ARN).
+	Upstream *url.URL
+	// ARN is set for AgentCore targets.
+	ARN *proxy.RuntimeARN
+	// Qualifier is the AgentCore endpoint name (ARN targets only).
+	Qualifier string
+	// Auth is nil for routes without auth.
+	Auth *ResolvedAuth
+}
+
+// ResolvedAuth is a validated client_credentials setup. The secret is read
+// by ReadSecrets.
+type ResolvedAuth struct {
+	DiscoveryURL string
+	TokenURL     string
+	ClientID     string
+	Secret       string
+	Scopes       []string
+	PostAuth     bool
+
+	secretFile, secretEnv string
+	secretFromEnv         bool
+	// names of the fields, for messages after validation
+	field func(yamlField, flag string) string
+}
+
+// Field names the setting at fault in a message about this route: the flag
+// when the route came from flags, the YAML field otherwise.
+func (a *ResolvedAuth) Field(yamlField, flag string) string { return a.field(yamlField, flag) }
+
+var (
+	routeNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	qualifierRe = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,47}$`)
+	agentcoreRe = regexp.MustCompile(`^bedrock-agentcore(-fips)?\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$`)
+)
+
+// reservedPaths are served by the proxy itself.
+var reservedPaths = []string{"/", "/healthz", "/readyz", "/metrics", "/status"}
+
+// Validate checks the whole configuration and returns every problem joined,
+// or the resolved routes. It does no I/O: secrets are read by ReadSecrets.
+func (c *Config) Validate(getenv func(string) string) ([]Resolved, error) {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if c.Listen == "" {
+		bad("%s is empty: give host:port, e.g. 127.0.0.1:8080", c.fieldName(-1, "listen", "--listen"))
+	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("%s %q: not host:port (e.g. 127.0.0.1:8080)", c.fieldName(-1, "listen", "--listen"), c.Listen)
+	}
+	if len(c.Routes) == 0 {
+		if c.fromFlags {
+			bad("no route: give --runtime-arn (an AgentCore runtime) or --upstream-url (a plain MCP URL), or --config FILE")
+		} else {
+			bad("--config %s: routes is empty: declare at least one route with name, path, target and auth", c.file)
+		}
+	}
+	var out []Resolved
+	names, paths := map[string]bool{}, map[string]bool{}
+	for i, r := range c.Routes {
+		f := func(yamlField, flag string) string { return c.fieldName(i, yamlField, flag) }
+		res := Resolved{Name: r.Name, Path: r.Path}
+		switch {
+		case !routeNameRe.MatchString(r.Name):
+			bad("%s %q: want lower-case letters, digits, - and _ (e.g. calculator)", f("name", ""), r.Name)
+		case names[r.Name]:
+			bad("%s %q: another route has this name; names must be unique", f("name", ""), r.Name)
+		}
+		names[r.Name] = true
+		switch {
+		case !strings.HasPrefix(r.Path, "/") || strings.ContainsAny(r.Path, "?# "):
+			bad("%s %q: want an absolute path such as /%s/mcp", f("path", ""), r.Path, r.Name)
+		case slices.Contains(reservedPaths, r.Path):
+			bad("%s %q: reserved for the proxy itself (%s); choose another, e.g. /%s/mcp", f("path", ""), r.Path, strings.Join(reservedPaths, ", "), r.Name)
+		case paths[r.Path]:
+			bad("%s %q: another route has this path; paths must be unique", f("path", ""), r.Path)
+		}
+		paths[r.Path] = true
+
+		errs = append(errs, resolveTarget(&res, r.Target, f, getenv)...)
+		errs = append(errs, resolveAuth(&res, r.Auth, f, c.fromFlags)...)
+		out = append(out, res)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func resolveTarget(res *Resolved, t Target, f func(string, string) string, getenv func(string) string) []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch {
+	case t.RuntimeARN != "" && t.UpstreamURL != "":
+		bad("%s and %s are both set: give one (an AgentCore runtime, or a plain MCP URL)", f("target.runtime_arn", "--runtime-arn"), f("target.upstream_url", "--upstream-url"))
+		return errs
+	case t.RuntimeARN == "" && t.UpstreamURL == "":
+		bad("%s: give %s (an AgentCore runtime) or %s (a plain MCP URL)", f("target", "target"), f("target.runtime_arn", "--runtime-arn"), f("target.upstream_url", "--upstream-url"))
+		return errs
+	case t.UpstreamURL != "":
+		if t.Qualifier != "" || t.EndpointURL != "" {
+			bad("%s and %s apply only to %s; remove them for an upstream URL", f("target.qualifier", "--qualifier"), f("target.endpoint_url", "--endpoint-url"), f("target.runtime_arn", "--runtime-arn"))
+		}
+		u, err := proxy.CheckSecureURL(t.UpstreamURL)
+		if err != nil {
+			bad("%s %q: %v", f("target.upstream_url", "--upstream-url"), t.UpstreamURL, err)
+			return errs
+		}
+		res.Upstream = u
+		return errs
+	}
+	arn, err := proxy.ParseRuntimeARN(t.RuntimeARN)
+	if err != nil {
+		bad("%s %q: %v", f("target.runtime_arn", "--runtime-arn"), t.RuntimeARN, strings.TrimPrefix(err.Error(), "proxy: "))
+		return errs
+	}
+	res.ARN = &arn
+	res.Qualifier = t.Qualifier
+	if res.Qualifier == "" {
+		res.Qualifier = "DEFAULT"
+	}
+	if !qualifierRe.MatchString(res.Qualifier) {
+		bad("%s %q: an endpoint name starts with a letter and has up to 48 letters, digits and _ (default DEFAULT)", f("target.qualifier", "--qualifier"), t.Qualifier)
+	}
+	endpoint, endpointField := t.EndpointURL, f("target.endpoint_url", "--endpoint-url")
+	if endpoint == "" && getenv != nil {
+		if v := getenv("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"); v != "" {
+			endpoint, endpointField = v, "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"
+		}
+	}
+	if endpoint == "" {
+		endpoint = arn.DefaultEndpoint()
+	}
+	eu, err := proxy.CheckSecureURL(endpoint)
+	if err != nil {
+		bad("%s %q: %v", endpointField, endpoint, err)
+		return errs
+	}
+	if m := agentcoreRe.FindStringSubmatch(eu.Hostname()); m != nil && m[2] != arn.Region {
+		bad("%s %q is in region %s but the runtime ARN is in %s: AgentCore answers 404 \"No endpoint or agent found\"; use https://bedrock-agentcore.%s.amazonaws.com", endpointField, endpoint, m[2], arn.Region, arn.Region)
+	}
+	if eu.RawQuery != "" || eu.Fragment != "" {
+		bad("%s %q: give only scheme, host and optional path prefix (no query)", endpointField, endpoint)
+	}
+	res.Upstream, err = proxy.InvocationURL(endpoint, arn, res.Qualifier)
+	if err != nil {
+		bad("%s %q: %v", endpointField, endpoint, err)
+	}
+	return errs
+}
+
+func resolveAuth(res *Resolved, a Auth, f func(string, string) string, fromFlags bool) []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch a.Kind() {
+	case AuthNone:
+		if res.ARN != nil {
+			bad("%s: an AgentCore runtime needs a bearer token: give %s, %s and %s", f("auth", "no auth"), f("auth.client_id", "--client-id"), f("auth.discovery_url", "--discovery-url"), f("auth.client_secret_file", "--client-secret-file"))
+		}
+		if a.hasSettings() {
+			bad("%s is none but other auth settings are given: remove them, or set type to client_credentials", f("auth.type", ""))
+		}
+		return errs
+	case AuthClientCredentials:
+	default:
+		bad("%s %q: want client_credentials or none", f("auth.type", ""), a.Type)
+		return errs
+	}
+	ra := &ResolvedAuth{ClientID: a.ClientID, Scopes: a.Scopes, secretFile: a.ClientSecretFile, secretEnv: a.ClientSecretEnv, secretFromEnv: a.secretFromEnv, field: f}
+	if a.ClientID == "" {
+		bad("%s is empty: give the app client id of the M2M client (Cognito console: App integration > App clients)", f("auth.client_id", "--client-id"))
+	}
+	if a.ClientSecretFile == "" && a.ClientSecretEnv == "" && !a.secretFromEnv {
+		if fromFlags {
+			bad("no client secret: give --client-secret-file FILE or set %s", EnvClientSecret)
+		} else {
+			bad("%s: give client_secret_file or client_secret_env (secrets never go in the YAML file)", f("auth", ""))
+		}
+	}
+	if a.ClientSecretFile != "" && a.ClientSecretEnv != "" {
+		bad("%s and %s are both set: give one", f("auth.client_secret_file", "--client-secret-file"), f("auth.client_secret_env", ""))
+	}
+	if a.DiscoveryURL == "" && a.TokenURL == "" {
+		bad("%s is empty: give the OIDC discovery URL, e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID/.well-known/openid-configuration (or %s)", f("auth.discovery_url", "--discovery-url"), f("auth.token_url", "--token-url"))
+	}
+	if a.DiscoveryURL != "" {
+		if _, err := proxy.CheckSecureURL(a.DiscoveryURL); err != nil {
+			bad("%s %q: %v", f("auth.discovery_url", "--discovery-url"), a.DiscoveryURL, err)
+		} else if !strings.HasSuffix(a.DiscoveryURL, "/.well-known/openid-configuration") {
+			bad("%s %q: must end in /.well-known/openid-configuration, as AgentCore's authorizer requires", f("auth.discovery_url", "--discovery-url"), a.DiscoveryURL)
+		}
+	}
+	if a.TokenURL != "" {
+		if _, err := proxy.CheckSecureURL(a.TokenURL); err != nil {
+			bad("%s %q: %v", f("auth.token_url", "--token-url"), a.TokenURL, err)
+		}
+	}
+	for _, s := range a.Scopes {
+		if s == "" || strings.ContainsAny(s, " \t\n\"\\") {
+			bad("%s %q: a scope has no spaces or quotes; give each one separately, e.g. default-m2m-resource-server/read", f("auth.scopes", "--scope"), s)
+		}
+	}
+	switch a.TokenAuthStyle {
+	case "", "basic":
+	case "post":
+		ra.PostAuth = true
+	default:
+		bad("%s %q: want basic (client_secret_basic) or post (client_secret_post)", f("auth.token_auth_style", "--token-auth-style"), a.TokenAuthStyle)
+	}
+	ra.DiscoveryURL, ra.TokenURL = a.DiscoveryURL, a.TokenURL
+	res.Auth = ra
+	return errs
+}
+
+// fieldName names a setting: the flag for flag-made routes, else
+// "--config FILE: routes[i].field".
+func (c *Config) fieldName(i int, yamlField, flag string) string {
+	if c.fromFlags && flag != "" {
+		return flag
+	}
+	if i < 0 {
+		return fmt.Sprintf("--config %s: %s", c.file, yamlField)
+	}
+	return fmt.Sprintf("--config %s: routes[%d].%s", c.file, i, yamlField)
+}
+
+// ReadSecrets reads each route's client secret from its file or environment
+// variable, and returns every problem joined.
+func ReadSecrets(routes []Resolved, getenv func(string) string) error {
+	var errs []error
+	for i := range routes {
+		a := routes[i].Auth
+		if a == nil {
+			continue
+		}
+		var secret string
+		switch {
+		case a.secretFile != "":
+			b, err := os.ReadFile(a.secretFile)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s %q: %w (the file must hold the app client's secret)", a.field("auth.client_secret_file", "--client-secret-file"), a.secretFile, unwrapPath(err)))
+				continue
+			}
+			secret = strings.TrimSpace(string(b))
+			if secret == "" {
+				errs = append(errs, fmt.Errorf("%s %q is empty: it must hold the app client's secret", a.field("auth.client_secret_file", "--client-secret-file"), a.secretFile))
+				continue
+			}
+		case a.secretEnv != "":
+			secret = strings.TrimSpace(getenv(a.secretEnv))
+			if secret == "" {
+				errs = append(errs, fmt.Errorf("%s: environment variable %s is empty or unset", a.field("auth.client_secret_env", ""), a.secretEnv))
+				continue
+			}
+		case a.secretFromEnv:
+			secret = strings.TrimSpace(getenv(EnvClientSecret))
+		}
+		a.Secret = secret
+	}
+	return errors.Join(errs...)
+}
+
+// unwrapPath drops *fs.PathError's repetition of the path.
+func unwrapPath(err error) error {
+	if u := errors.Unwrap(err); u != nil {
+		return u
+	}
+	return err
+}
