@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/emulator"
+)
+
+const demoUsage = `agentcore-proxy demo: the proxy in front of an embedded AgentCore Runtime + Cognito emulator.
+
+Usage:
+  agentcore-proxy demo [--listen 127.0.0.1:8080] [--token-lifetime 1h]
+
+Needs no AWS account and no network. The emulator issues Cognito-shaped M2M
+access tokens and authorizes them as AgentCore's customJWTAuthorizer does, in
+front of a real MCP server (official Go SDK) with the tools add_numbers,
+multiply_numbers, greet_user and stream_progress. The proxy reaches it
+exactly as it would reach AWS: ARN-encoded invocation URL, discovery, cached
+client_credentials token. Stop with Ctrl-C.
+`
+
+// Demo credentials: the emulator's defaults, not secrets of anything real.
+const (
+	demoClientID     = "demo-client-id"
+	demoClientSecret = "demo-client-secret"
+)
+
+func runDemo(ctx context.Context, args []string, env Env) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	var common commonFlags
+	common.register(fs)
+	lifetime := fs.Duration("token-lifetime", time.Hour, "lifetime of the emulator's access tokens (Cognito allows 5m to 24h; shorter shows refreshes)")
+	if err := parse(fs, args, env, demoUsage); err != nil {
+		return err
+	}
+	if *lifetime < time.Second {
+		return fmt.Errorf("--token-lifetime %s: want at least 1s", *lifetime)
+	}
+	logger, err := common.logger(env)
+	if err != nil {
+		return err
+	}
+	emu, err := emulator.Start(ctx, emulator.Config{
+		TokenLifetime: *lifetime,
+		Clients:       []emulator.Client{{ID: demoClientID, Secret: demoClientSecret, Scopes: []string{"default-m2m-resource-server/read"}}},
+		Logger:        logger.With("component", "emulator"),
+	})
+	if err != nil {
+		return fmt.Errorf("starting the emulator: %w", err)
+	}
+	defer emu.Close()
+
+	cfg := config.FromFlags(common.listen, config.RouteFlags{
+		RuntimeARN:   emu.RuntimeARN(),
+		EndpointURL:  emu.EndpointURL(),
+		DiscoveryURL: emu.DiscoveryURL(),
+		ClientID:     demoClientID,
+		SecretInEnv:  true,
+	})
+	routes, err := cfg.Validate(func(string) string { return "" })
+	if err != nil {
+		return err
+	}
+	routes[0].Auth.Secret = demoClientSecret
+	srv, err := newServer(ctx, routes, logger)
+	if err != nil {
+		return err
+	}
+	return srv.run(ctx, cfg.Listen, common.drainTimeout, func(addr string) {
+		url := "http://" + addr + "/mcp"
+		fmt.Fprintf(env.Stdout, `agentcore-proxy %s demo: an AgentCore Runtime + Cognito emulator runs in this process.
+
+  MCP endpoint:  %s
+  Runtime ARN:   %s
+                 (emulated at %s, Cognito at %s)
+  Tools:         add_numbers, multiply_numbers, greet_user, stream_progress
+
+Point an MCP client at it, e.g. in mcp.json (Claude Code, Cursor, VS Code):
+  {"mcpServers": {"agentcore-demo": {"type": "http", "url": "%s"}}}
+or: claude mcp add --transport http agentcore-demo %s
+or: npx -y mcp-remote %s   (stdio bridge for stdio-only clients)
+
+Health: http://%s/healthz   Ready: http://%s/readyz
+Stop with Ctrl-C.
+`, version(), url, emu.RuntimeARN(), emu.EndpointURL(), emu.Issuer(), url, url, url, addr, addr)
+	})
+}

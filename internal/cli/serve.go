@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+)
+
+const serveUsage = `agentcore-proxy serve: proxy local MCP clients to an MCP server on AgentCore Runtime.
+
+Usage:
+  agentcore-proxy serve --runtime-arn ARN --discovery-url URL --client-id ID --client-secret-file FILE [--scope S]...
+  agentcore-proxy serve --upstream-url http://127.0.0.1:8000/mcp
+  agentcore-proxy serve --config routes.yaml
+
+Point any MCP client at http://LISTEN/mcp (or each YAML route's path). The
+proxy builds the invocation URL from the ARN, attaches a cached M2M access
+token (client_credentials grant), refreshes it ahead of expiry, and streams
+replies as they come. The client secret comes from --client-secret-file or
+AGENTCORE_PROXY_CLIENT_SECRET, never from a flag (command lines show in ps).
+`
+
+// commonFlags are shared by serve and demo.
+type commonFlags struct {
+	listen       string
+	logFormat    string
+	logLevel     string
+	drainTimeout time.Duration
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "`host:port` to listen on (port 0 picks a free one)")
+	fs.StringVar(&c.logFormat, "log-format", "auto", "log format: `text`, json, or auto (text on a terminal, JSON otherwise)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&c.drainTimeout, "drain-timeout", 15*time.Second, "on shutdown, how long open requests and streams may finish")
+}
+
+// logger builds the logger the flags ask for, or an error naming the flag.
+func (c *commonFlags) logger(env Env) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	format := c.logFormat
+	if format == "auto" {
+		format = "json"
+		if f, ok := env.Stderr.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(env.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(env.Stderr, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text, json or auto", c.logFormat)
+	}
+}
+
+func runServe(ctx context.Context, args []string, env Env) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var common commonFlags
+	common.register(fs)
+	var rf config.RouteFlags
+	var scopes listFlag
+	configFile := fs.String("config", "", "YAML `file` declaring several routes (instead of the route flags below)")
+	fs.StringVar(&rf.RuntimeARN, "runtime-arn", "", "AgentCore runtime `ARN`, e.g. arn:aws:bedrock-agentcore:us-west-2:123456789012:runtime/my_mcp_server-xyz123")
+	fs.StringVar(&rf.Qualifier, "qualifier", "", "runtime endpoint `name` (default DEFAULT)")
+	fs.StringVar(&rf.EndpointURL, "endpoint-url", "", "AgentCore endpoint `URL` (default https://bedrock-agentcore.REGION.amazonaws.com from the ARN;\nAWS_ENDPOINT_URL_BEDROCK_AGENTCORE is honoured too)")
+	fs.StringVar(&rf.UpstreamURL, "upstream-url", "", "plain MCP `URL` instead of an ARN, e.g. http://127.0.0.1:8000/mcp")
+	fs.StringVar(&rf.DiscoveryURL, "discovery-url", "", "OIDC discovery `URL` of the authorizer, e.g.\nhttps://cognito-idp.REGION.amazonaws.com/POOL_ID/.well-known/openid-configuration")
+	fs.StringVar(&rf.TokenURL, "token-url", "", "OAuth2 token endpoint `URL`, when discovery has none (it overrides discovery's token_endpoint)")
+	fs.StringVar(&rf.ClientID, "client-id", "", "M2M app client `id`")
+	fs.StringVar(&rf.ClientSecretFile, "client-secret-file", "", "`file` holding the app client's secret (or set AGENTCORE_PROXY_CLIENT_SECRET)")
+	fs.Var(&scopes, "scope", "OAuth `scope` to request, e.g. default-m2m-resource-server/read (repeatable; none: all the client's scopes)")
+	fs.StringVar(&rf.TokenAuthStyle, "token-auth-style", "", "how to send the client secret: basic (client_secret_basic, default) or post (client_secret_post)")
+	if err := parse(fs, args, env, serveUsage); err != nil {
+		return err
+	}
+	rf.Scopes = scopes
+	rf.SecretInEnv = env.Getenv(config.EnvClientSecret) != ""
+
+	cfg, err := loadConfig(*configFile, common.listen, fs, rf)
+	if err != nil {
+		return err
+	}
+	routes, err := cfg.Validate(env.Getenv)
+	if err != nil {
+		return err
+	}
+	if err := config.ReadSecrets(routes, env.Getenv); err != nil {
+		return err
+	}
+	logger, err := common.logger(env)
+	if err != nil {
+		return err
+	}
+	srv, err := newServer(ctx, routes, logger)
+	if err != nil {
+		return err
+	}
+	return srv.run(ctx, cfg.Listen, common.drainTimeout, func(addr string) {
+		fmt.Fprintf(env.Stdout, "agentcore-proxy %s listening on http://%s\n", version(), addr)
+		for _, r := range routes {
+			fmt.Fprintf(env.Stdout, "  http://%s%s -> %s (route %s)\n", addr, r.Path, describeUpstream(r), r.Name)
+		}
+	})
+}
+
+// loadConfig returns the configuration from --config or from the route
+// flags, refusing a mix of both.
+func loadConfig(file, listen string, fs *flag.FlagSet, rf config.RouteFlags) (*config.Config, error) {
+	if file == "" {
+		return config.FromFlags(listen, rf), nil
+	}
+	if !rf.Empty() {
+		return nil, errors.New("--config and route flags (--runtime-arn, --upstream-url, --client-id, ...) are both given: put every route in the YAML file, or drop --config")
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--config %q: %w", file, unwrap(err))
+	}
+	cfg, err := config.Parse(file, data)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Listen == "" || flagGiven(fs, "listen") {
+		cfg.Listen = listen
+	}
+	return cfg, nil
+}
+
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}
+
+func describeUpstream(r config.Resolved) string {
+	if r.ARN != nil {
+		return fmt.Sprintf("%s (qualifier %s)", r.ARN, r.Qualifier)
+	}
+	return r.Upstream.Redacted()
+}
+
+func unwrap(err error) error {
+	if u := errors.Unwrap(err); u != nil {
+		return u
+	}
+	return err
+}
