@@ -1,0 +1,31 @@
+# make test: everything CI runs (installs the npm MCP clients on first use).
+# make demo: the proxy in front of its embedded AgentCore + Cognito emulator.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/agentcore-proxy/agentcore-proxy/internal/cli.Version=$(VERSION)
+FUZZTIME ?= 10s
+NPM_STAMP := e2e/npm/node_modules/.package-lock.json
+
+.PHONY: test vet unit fuzz build demo
+
+test: vet unit fuzz
+
+vet:
+	go vet ./...
+
+unit: $(NPM_STAMP)
+	go test -race -count=1 ./...
+
+# Short, bounded runs of every fuzz target (seed corpora run in `unit` too).
+fuzz:
+	go test -run='^$$' -fuzz='^FuzzParseRuntimeARN$$' -fuzztime=$(FUZZTIME) ./proxy
+	go test -run='^$$' -fuzz='^FuzzSniffRequest$$' -fuzztime=$(FUZZTIME) ./proxy
+	go test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/config
+
+$(NPM_STAMP): e2e/npm/package-lock.json
+	npm ci --prefix e2e/npm --no-audit --no-fund
+
+build:
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/agentcore-proxy .
+
+demo:
+	go run . demo
