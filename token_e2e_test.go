@@ -139,8 +139,12 @@ func TestShortLivedTokensUnderSteadyTraffic(t *testing.T) {
 	}
 	wg.Wait()
 	st := emu.Stats()
-	if n := st.Rejections[emulator.ReasonExpiredToken]; n != 0 {
-		t.Errorf("AgentCore rejected %d requests for an expired token, want 0", n)
+	// Every call passed on its first try: the 401 retry must not be what
+	// keeps the calls green.
+	for reason, n := range st.Rejections {
+		if n != 0 {
+			t.Errorf("AgentCore rejected %d requests (%s), want 0", n, reason)
+		}
 	}
 	for _, inv := range emu.Invocations() {
 		if !inv.TokenExpiry.After(inv.ReceivedAt) {

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/oauth2"
 )
 
@@ -80,6 +81,12 @@ func (c *Cache) attempt(ctx context.Context) (*oauth2.Token, error) {
 	if tok.Expiry.IsZero() {
 		// No expires_in: oauth2 would treat the token as eternal.
 		tok.Expiry = now.Add(missingExpiry)
+	}
+	// expires_in counts from when the answer arrived, but a JWT's exp counts
+	// from its iat, truncated to the second: trust whichever ends first, or
+	// a token can expire up to a second before we think it does.
+	if exp, ok := jwtExpiry(tok.AccessToken); ok && exp.Before(tok.Expiry) {
+		tok.Expiry = exp
 	}
 	if !tok.Expiry.After(now) {
 		return nil, fmt.Errorf("%w: %s answered a token that has already expired (expires_in %v)",
@@ -193,4 +200,14 @@ func jittered(d time.Duration) time.Duration {
 // randFloat returns a pseudo-random number in [0, 1).
 func randFloat() float64 {
 	return rand.Float64()
+}
+
+// jwtExpiry returns the exp claim of token if it is a JWT. The signature is
+// not checked: exp only tells the cache when to stop using the token.
+func jwtExpiry(token string) (time.Time, bool) {
+	claims := jwt.RegisteredClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(token, &claims); err != nil || claims.ExpiresAt == nil {
+		return time.Time{}, false
+	}
+	return claims.ExpiresAt.Time, true
 }
