@@ -284,3 +284,49 @@ func tokenFingerprintForTest(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])[:8]
 }
+
+func TestProxyFailuresAreJSONRPCErrors(t *testing.T) {
+	t.Run("wrong client secret", func(t *testing.T) {
+		emu := startEmulator(t, emulator.Config{})
+		p := startProxy(t, map[string]string{"AGENTCORE_PROXY_CLIENT_SECRET": "not-the-secret"}, proxyFlags(emu)...)
+		resp, reply := postRPC(t, p.MCPURL(), addCall(11), nil)
+		if resp.StatusCode != http.StatusServiceUnavailable || reply.Error == nil || string(reply.ID) != "11" ||
+			!strings.Contains(reply.Error.Message, "invalid_client") || !strings.Contains(reply.Error.Message, "--client-secret-file") {
+			t.Errorf("POST with a bad secret = %d %+v id=%s; want 503 naming invalid_client and --client-secret-file, id 11", resp.StatusCode, reply.Error, reply.ID)
+		}
+		if n := len(emu.Invocations()); n != 0 {
+			t.Errorf("AgentCore saw %d requests, want 0", n)
+		}
+		ready, err := http.Get(p.BaseURL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(ready.Body)
+		ready.Body.Close()
+		if ready.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "invalid_client") {
+			t.Errorf("/readyz = %d %s, want 503 with the reason", ready.StatusCode, body)
+		}
+		if strings.Contains(string(body), "not-the-secret") || strings.Contains(reply.Error.Message, "not-the-secret") {
+			t.Errorf("the client secret leaked into a response")
+		}
+	})
+	t.Run("upstream unreachable", func(t *testing.T) {
+		p := startProxy(t, nil, "serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--upstream-url", "http://"+closedPort(t)+"/mcp")
+		resp, reply := postRPC(t, p.MCPURL(), `{"jsonrpc":"2.0","id":"req-7","method":"tools/list"}`, nil)
+		if resp.StatusCode != http.StatusBadGateway || reply.Error == nil || string(reply.ID) != `"req-7"` || !strings.Contains(reply.Error.Message, "could not reach the upstream") {
+			t.Errorf("POST to a dead upstream = %d %+v id=%s; want 502 with id \"req-7\"", resp.StatusCode, reply.Error, reply.ID)
+		}
+	})
+	t.Run("method not allowed", func(t *testing.T) {
+		p := startProxy(t, nil, "serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--upstream-url", "http://"+closedPort(t)+"/mcp")
+		req, _ := http.NewRequest(http.MethodPut, p.MCPURL(), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST, GET, DELETE" {
+			t.Errorf("PUT = %d Allow=%q, want 405 with Allow: POST, GET, DELETE", resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	})
+}
