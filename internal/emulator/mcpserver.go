@@ -47,6 +47,9 @@ type progressInput struct {
 // newMCPHandler builds the MCP server that AgentCore would run in the runtime's container: streamable
 // HTTP, stateless, as AgentCore's MCP contract expects.
 func newMCPHandler(log *slog.Logger) http.Handler {
+	// The SDK logs every stateless session's connect and disconnect at info:
+	// noise in the demo's terminal. Keep its warnings and errors.
+	log = slog.New(minLevel{log.Handler(), slog.LevelWarn})
 	srv := mcp.NewServer(&mcp.Implementation{Name: ServerName, Version: ServerVersion}, &mcp.ServerOptions{Logger: log})
 	mcp.AddTool(srv, &mcp.Tool{Name: "add_numbers", Description: "Add two numbers together."}, arithmetic(func(a, b float64) float64 { return a + b }))
 	mcp.AddTool(srv, &mcp.Tool{Name: "multiply_numbers", Description: "Multiply two numbers together."}, arithmetic(func(a, b float64) float64 { return a * b }))
@@ -140,4 +143,22 @@ func streamProgress(ctx context.Context, req *mcp.CallToolRequest, in progressIn
 
 func textResult(s string) *mcp.CallToolResult {
 	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: s}}}
+}
+
+// minLevel passes on only records at or above level.
+type minLevel struct {
+	slog.Handler
+	level slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.level}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.level}
 }
