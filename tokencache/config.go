@@ -94,6 +94,12 @@ type Config struct {
 	// Logger receives fetch failures (warn) and successes (debug). Nil
 	// discards logs.
 	Logger *slog.Logger
+	// Check, if set, vets every freshly fetched token before it is cached,
+	// e.g. with a jwtcheck.Checker. A token it rejects is never handed out:
+	// the fetch fails with ErrTokenRejected wrapping Check's error, and is
+	// retried with backoff, so a fix at the IdP takes effect without a
+	// restart.
+	Check func(token string) error
 	// OnFetch, if set, is called after every fetch, on the background
 	// goroutine, before the callers waiting for that fetch are woken; it
 	// should return quickly.

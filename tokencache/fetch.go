@@ -29,6 +29,8 @@ var (
 	// endpoint was unreachable or timed out, answered with another error, or
 	// sent a response that is not a usable token.
 	ErrTokenEndpoint = errors.New("tokencache: token request failed")
+	// ErrTokenRejected means Config.Check rejected a fetched token.
+	ErrTokenRejected = errors.New("tokencache: the token endpoint's token would be rejected")
 	// ErrClosed means the context given to New is done, so the cache no
 	// longer fetches tokens.
 	ErrClosed = errors.New("tokencache: cache stopped: its context is done")

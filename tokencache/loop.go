@@ -2,6 +2,7 @@ package tokencache
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -79,6 +80,11 @@ func (c *Cache) shutdown() {
 func (c *Cache) fetch(cl *call) {
 	start := time.Now()
 	tok, err := c.retrieve()
+	if err == nil && c.cfg.Check != nil {
+		if cerr := c.cfg.Check(tok.AccessToken); cerr != nil {
+			tok, err = nil, fmt.Errorf("%w: %w", ErrTokenRejected, cerr)
+		}
+	}
 	now := time.Now()
 	res := FetchResult{Trigger: cl.trigger, Err: err, Duration: now.Sub(start)}
 
