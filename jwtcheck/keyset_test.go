@@ -1,0 +1,216 @@
+package jwtcheck
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// closedURL returns a URL on a 127.0.0.1 port nothing listens on.
+func closedURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return "http://" + addr + "/.well-known/jwks.json"
+}
+
+// refreshes returns an OnRefresh hook and the channel it reports to; it
+// never blocks the fetcher.
+func refreshes() (func(error), <-chan error) {
+	ch := make(chan error, 100)
+	return func(err error) {
+		select {
+		case ch <- err:
+		default:
+		}
+	}, ch
+}
+
+func nextRefresh(t *testing.T, ch <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("no JWKS fetch reported within 10s")
+		return nil
+	}
+}
+
+func TestNewWithUnreachableJWKS(t *testing.T) {
+	emu := startEmulator(t)
+	onRefresh, fetched := refreshes()
+	c, err := New(t.Context(), Config{Issuer: emu.Issuer(), JWKSURI: closedURL(t), OnRefresh: onRefresh})
+	if err != nil {
+		t.Fatalf("New(unreachable JWKS) = %v, want nil", err)
+	}
+	if err := nextRefresh(t, fetched); err == nil {
+		t.Fatalf("first fetch of a closed port = nil, want an error")
+	}
+	if err := c.Ready(); !errors.Is(err, ErrKeySetNotLoaded) || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("Ready() = %v, want %v with the connection error", err, ErrKeySetNotLoaded)
+	}
+	_, err = c.Check(accessToken(t, emu))
+	t.Logf("Check() = %v", err)
+	if !errors.Is(err, ErrKeySetNotLoaded) {
+		t.Fatalf("Check() = %v, want %v", err, ErrKeySetNotLoaded)
+	}
+	var re *RuleError
+	if !errors.As(err, &re) || re.Fix == "" {
+		t.Errorf("Check() = %#v, want a *RuleError with a fix", err)
+	}
+	// Retries go on in the background.
+	if err := nextRefresh(t, fetched); err == nil {
+		t.Errorf("retried fetch of a closed port = nil, want an error")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := c.WaitReady(ctx); !errors.Is(err, ErrKeySetNotLoaded) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("WaitReady(short ctx) = %v, want %v and %v", err, ErrKeySetNotLoaded, context.DeadlineExceeded)
+	}
+}
+
+func TestKeySetComesUpLater(t *testing.T) {
+	emu := startEmulator(t)
+	var up atomic.Bool
+	var requests atomic.Int32
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if !up.Load() {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		resp, err := http.Get(jwksURI(emu))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	defer jwks.Close()
+
+	onRefresh, fetched := refreshes()
+	c, err := New(t.Context(), Config{Issuer: emu.Issuer(), JWKSURI: jwks.URL, OnRefresh: onRefresh,
+		Rules: Rules{AllowedClients: []string{demoClient}}})
+	if err != nil {
+		t.Fatalf("New() = %v, want nil", err)
+	}
+	if err := nextRefresh(t, fetched); err == nil {
+		t.Fatalf("first fetch from a 503 server = nil, want an error")
+	}
+	if err := c.Ready(); !errors.Is(err, ErrKeySetNotLoaded) || !strings.Contains(err.Error(), "503") {
+		t.Errorf("Ready() = %v, want %v mentioning 503", err, ErrKeySetNotLoaded)
+	}
+
+	up.Store(true)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitReady(ctx); err != nil {
+		t.Fatalf("WaitReady() = %v, want nil once the JWKS answers", err)
+	}
+	if err := c.Ready(); err != nil {
+		t.Errorf("Ready() = %v, want nil", err)
+	}
+	if n := requests.Load(); n < 2 {
+		t.Errorf("JWKS requests = %d, want at least 2", n)
+	}
+	if _, err := c.Check(accessToken(t, emu)); err != nil {
+		t.Errorf("Check() = %v, want nil", err)
+	}
+}
+
+func TestCheckRightAfterNew(t *testing.T) {
+	emu := startEmulator(t)
+	token := accessToken(t, emu)
+	c, err := New(t.Context(), Config{Issuer: emu.Issuer(), JWKSURI: jwksURI(emu)})
+	if err != nil {
+		t.Fatalf("New() = %v, want nil", err)
+	}
+	// No WaitReady: Check waits for the first fetch itself.
+	if _, err := c.Check(token); err != nil {
+		t.Errorf("Check() right after New = %v, want nil", err)
+	}
+}
+
+func TestRefreshGoroutineEndsWithContext(t *testing.T) {
+	emu := startEmulator(t)
+	for _, tt := range []struct {
+		name string
+		url  string
+	}{
+		{name: "loaded", url: jwksURI(emu)},
+		{name: "retrying", url: closedURL(t)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			onRefresh, fetched := refreshes()
+			c, err := New(ctx, Config{Issuer: emu.Issuer(), JWKSURI: tt.url, OnRefresh: onRefresh})
+			if err != nil {
+				t.Fatalf("New() = %v, want nil", err)
+			}
+			nextRefresh(t, fetched)
+			select {
+			case <-c.Done():
+				t.Fatal("Done() closed before the context ended")
+			default:
+			}
+			cancel()
+			select {
+			case <-c.Done():
+			case <-time.After(5 * time.Second):
+				t.Fatal("Done() not closed within 5s of cancelling the context")
+			}
+		})
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	good := Config{Issuer: "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_x", JWKSURI: "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_x/.well-known/jwks.json"}
+	tests := []struct {
+		name     string
+		edit     func(*Config)
+		wantErr  error
+		wantText []string
+	}{
+		{name: "relative issuer", edit: func(c *Config) { c.Issuer = "us-west-2_x" }, wantErr: ErrInvalidConfig, wantText: []string{`Issuer "us-west-2_x"`}},
+		{name: "empty JWKS URI", edit: func(c *Config) { c.JWKSURI = "" }, wantErr: ErrInvalidConfig, wantText: []string{`JWKSURI ""`}},
+		{name: "negative leeway", edit: func(c *Config) { c.Leeway = -time.Second }, wantErr: ErrInvalidConfig, wantText: []string{"Leeway"}},
+		{name: "bad rule", edit: func(c *Config) {
+			c.Rules.CustomClaims = []CustomClaim{{Name: "g", Type: "STRING_ARRAY", Operator: "EQUALS", Values: []string{"a"}}}
+		}, wantErr: ErrInvalidRules, wantText: []string{"EQUALS is for a STRING claim"}},
+		{name: "every problem at once", edit: func(c *Config) { c.Issuer, c.JWKSURI = "x", "y" },
+			wantErr: ErrInvalidConfig, wantText: []string{`Issuer "x"`, `JWKSURI "y"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := good
+			tt.edit(&cfg)
+			c, err := New(t.Context(), cfg)
+			if !errors.Is(err, tt.wantErr) || c != nil {
+				t.Fatalf("New() = %v, %v, want nil, %v", c, err, tt.wantErr)
+			}
+			for _, w := range tt.wantText {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("New() = %q, want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
