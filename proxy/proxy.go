@@ -8,6 +8,7 @@ package proxy
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 )
 
 // Headers with rules of their own.
@@ -55,16 +57,26 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxReplayBytes bounds the body kept for a retry; 0 means DefaultMaxReplayBytes.
 	MaxReplayBytes int64
+	// Upstream describes the route, to make explanations of upstream
+	// errors concrete (region, qualifier, client id).
+	Upstream UpstreamContext
+	// OnDiagnosis, if set, is called with the reason code of every failure
+	// the proxy explains: upstream error answers (fromUpstream) and failures
+	// to obtain a token it would send (not fromUpstream).
+	OnDiagnosis func(reason string, fromUpstream bool)
 }
 
 // Proxy is an http.Handler that forwards MCP requests to one upstream.
 type Proxy struct {
-	route     string
-	target    *url.URL
-	userAgent string
-	logger    *slog.Logger
-	maxReplay int64
-	rp        *httputil.ReverseProxy
+	route       string
+	target      *url.URL
+	userAgent   string
+	logger      *slog.Logger
+	maxReplay   int64
+	upstream    UpstreamContext
+	onDiagnosis func(string, bool)
+	logLimit    reasonLimiter
+	rp          *httputil.ReverseProxy
 }
 
 // New returns a Proxy for opts, or an error if the target is unusable.
@@ -76,11 +88,16 @@ func New(opts Options) (*Proxy, error) {
 		return nil, fmt.Errorf("proxy: target %s: %w", opts.Target.Redacted(), err)
 	}
 	p := &Proxy{
-		route:     opts.Route,
-		target:    opts.Target,
-		userAgent: opts.UserAgent,
-		logger:    opts.Logger,
-		maxReplay: opts.MaxReplayBytes,
+		route:       opts.Route,
+		target:      opts.Target,
+		userAgent:   opts.UserAgent,
+		logger:      opts.Logger,
+		maxReplay:   opts.MaxReplayBytes,
+		upstream:    opts.Upstream,
+		onDiagnosis: func(string, bool) {},
+	}
+	if opts.OnDiagnosis != nil {
+		p.onDiagnosis = opts.OnDiagnosis
 	}
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
@@ -93,13 +110,14 @@ func New(opts Options) (*Proxy, error) {
 		transport = NewTransport()
 	}
 	if opts.Tokens != nil {
-		transport = &bearerTransport{base: transport, tokens: opts.Tokens}
+		transport = &bearerTransport{base: transport, tokens: opts.Tokens, upstream: opts.Upstream}
 	}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:      p.rewrite,
-		Transport:    transport,
-		ErrorHandler: p.handleError,
-		ErrorLog:     slog.NewLogLogger(p.logger.Handler(), slog.LevelWarn),
+		Rewrite:        p.rewrite,
+		ModifyResponse: p.modifyResponse,
+		Transport:      transport,
+		ErrorHandler:   p.handleError,
+		ErrorLog:       slog.NewLogLogger(p.logger.Handler(), slog.LevelWarn),
 	}
 	return p, nil
 }
@@ -108,6 +126,19 @@ func New(opts Options) (*Proxy, error) {
 type requestInfo struct {
 	id     json.RawMessage
 	method string
+	// wantsSSE says the client's Accept named text/event-stream; if not,
+	// a streamed reply is delivered as one JSON body.
+	wantsSSE bool
+	// hadSession says the request carried an Mcp-Session-Id.
+	hadSession bool
+}
+
+// infoFrom returns what ServeHTTP learned about the request in ctx.
+func infoFrom(ctx context.Context) *requestInfo {
+	if info, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
+		return info
+	}
+	return &requestInfo{wantsSSE: true}
 }
 
 type infoKey struct{}
@@ -121,11 +152,24 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("agentcore-proxy: method %s is not part of MCP streamable HTTP (use POST, GET or DELETE)", r.Method))
 		return
 	}
-	info := &requestInfo{}
-	if r.Method == http.MethodPost && r.Body != nil {
-		if err := p.bufferBody(r, info); err != nil {
-			WriteError(w, http.StatusBadRequest, nil, CodeInvalidRequest, "agentcore-proxy: reading the request body: "+err.Error())
-			return
+	info := &requestInfo{wantsSSE: true, hadSession: r.Header.Get(HeaderMCPSessionID) != ""}
+	if r.Method == http.MethodPost {
+		if r.Body != nil {
+			prefix, err := p.bufferBody(r, info)
+			if err != nil {
+				WriteError(w, http.StatusBadRequest, nil, CodeInvalidRequest, "agentcore-proxy: reading the request body: "+err.Error())
+				return
+			}
+			if r.Header.Get("Content-Type") == "" && looksLikeJSON(prefix) {
+				r.Header.Set("Content-Type", "application/json")
+			}
+		}
+		// Accept repair: MCP servers refuse a POST whose Accept lacks
+		// either type (406 or 400), a classic failure of generic clients.
+		acceptJSON, acceptSSE := acceptsMCP(r.Header.Values("Accept"))
+		info.wantsSSE = acceptSSE
+		if !acceptJSON || !acceptSSE {
+			r.Header.Set("Accept", mcpAccept)
 		}
 	}
 	if sid := r.Header.Get(HeaderRuntimeSessionID); sid != "" && (len(sid) < minRuntimeSessionID || len(sid) > maxRuntimeSessionID) {
@@ -137,28 +181,35 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
 }
 
-// bufferBody reads up to maxReplay bytes of the body. A body that fits is
-// kept for replay (GetBody) and sniffed for the JSON-RPC id; a larger one is
-// stitched back together and streams through unreplayable.
-func (p *Proxy) bufferBody(r *http.Request, info *requestInfo) error {
+// bufferBody reads up to maxReplay bytes of the body and returns them. A
+// body that fits is kept for replay (GetBody) and sniffed for the JSON-RPC
+// id; a larger one is stitched back together and streams through
+// unreplayable.
+func (p *Proxy) bufferBody(r *http.Request, info *requestInfo) ([]byte, error) {
 	buf, err := io.ReadAll(io.LimitReader(r.Body, p.maxReplay+1))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if int64(len(buf)) > p.maxReplay {
-		r.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(buf), r.Body), r.Body}
+		r.Body = prefixedBody(buf, r.Body)
 		r.GetBody = nil
-		return nil
+		return buf, nil
 	}
 	r.Body.Close()
 	info.id, info.method = sniffRequest(buf)
 	r.ContentLength = int64(len(buf))
 	r.Body = io.NopCloser(bytes.NewReader(buf))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
-	return nil
+	return buf, nil
+}
+
+// prefixedBody returns a body that reads prefix, then the rest of rc, and
+// closes rc.
+func prefixedBody(prefix []byte, rc io.ReadCloser) io.ReadCloser {
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(prefix), rc), rc}
 }
 
 // rewrite points the outbound request at the fixed target and strips what
@@ -186,11 +237,16 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 		p.logger.Debug("client went away", "route", p.route, "err", err)
 		return
 	}
-	info, _ := r.Context().Value(infoKey{}).(*requestInfo)
-	if info == nil {
-		info = &requestInfo{}
-	}
+	info := infoFrom(r.Context())
 	status, code, msg := errorStatus(err)
-	p.logger.Warn("proxying failed", "route", p.route, "status", status, "mcp_method", info.method, "err", err)
+	reason := tokenReason(err)
+	if reason != "" {
+		p.onDiagnosis(reason, false)
+		w.Header().Set(HeaderDiagnosis, reason)
+	}
+	// One line per kind of failure a minute: an outage must not flood the log.
+	if p.logLimit.allow("proxy:" + cmp.Or(reason, strconv.Itoa(status))) {
+		p.logger.Warn("proxying failed", "route", p.route, "status", status, "reason", reason, "mcp_method", info.method, "err", err)
+	}
 	WriteError(w, status, info.id, code, msg)
 }

@@ -39,11 +39,14 @@ func NewTransport() *http.Transport {
 }
 
 // bearerTransport adds the bearer token to each request and, when the
-// upstream answers 401 to a token we believed valid, drops that token and
-// tries once more with a fresh one if the body can be sent again.
+// upstream answers 401 because the token is invalid or expired although we
+// believed it valid, drops that token and tries once more with a fresh one
+// if the body can be sent again. A claim mismatch is not retried: the same
+// client would get a token with the same claims.
 type bearerTransport struct {
-	base   http.RoundTripper
-	tokens TokenSource
+	base     http.RoundTripper
+	tokens   TokenSource
+	upstream UpstreamContext
 }
 
 func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -54,6 +57,9 @@ func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(withBearer(req, token, req.Body))
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
+	}
+	if !t.freshTokenCouldHelp(resp) {
+		return resp, nil
 	}
 	body, replayable := replayBody(req)
 	if !replayable {
@@ -69,9 +75,18 @@ func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 	// Drain a little so the connection can be reused, then try again.
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	io.Copy(io.Discard, io.LimitReader(resp.Body, diagnoseBytes))
 	resp.Body.Close()
 	return t.base.RoundTrip(withBearer(req, fresh, body))
+}
+
+// freshTokenCouldHelp reads the start of a 401 answer, puts it back, and
+// reports whether the upstream refused the token as invalid or expired.
+func (t *bearerTransport) freshTokenCouldHelp(resp *http.Response) bool {
+	prefix, _ := io.ReadAll(io.LimitReader(resp.Body, diagnoseBytes))
+	resp.Body = prefixedBody(prefix, resp.Body)
+	d, ok := Diagnose(resp.StatusCode, resp.Header, prefix, t.upstream)
+	return ok && (d.Reason == ReasonExpiredToken || d.Reason == ReasonInvalidToken)
 }
 
 // replayBody returns a fresh copy of req's body, and whether the request can

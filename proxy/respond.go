@@ -1,0 +1,176 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
+	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
+)
+
+// HeaderDiagnosis carries the reason code of a failure the proxy explains.
+const HeaderDiagnosis = "X-Agentcore-Proxy-Diagnosis"
+
+const (
+	// diagnoseBytes is how much of an error body the proxy reads to explain it.
+	diagnoseBytes = 64 << 10
+	// maxConvertBytes bounds one SSE event converted to a JSON body;
+	// AgentCore's streaming chunks are at most 10 MB.
+	maxConvertBytes = 32 << 20
+)
+
+// modifyResponse explains upstream error answers and turns an event stream
+// into one JSON body for a client that did not ask for a stream.
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	info := infoFrom(resp.Request.Context())
+	if resp.StatusCode >= 400 {
+		p.explain(resp, info)
+		return nil
+	}
+	if !info.wantsSSE && resp.StatusCode == http.StatusOK && mediaType(resp.Header.Get("Content-Type")) == "text/event-stream" {
+		body, err := SSEToJSON(resp.Body, info.id, maxConvertBytes)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		setBody(resp, body)
+	}
+	return nil
+}
+
+// explain replaces an upstream error answer with a JSON-RPC error that says
+// what went wrong and how to fix it, keeping the status so that clients
+// react as they would (a 404 on an expired session makes them initialize
+// again).
+func (p *Proxy) explain(resp *http.Response, info *requestInfo) {
+	prefix, _ := io.ReadAll(io.LimitReader(resp.Body, diagnoseBytes))
+	uc := p.upstream
+	uc.HadSession = info.hadSession
+	d, ok := Diagnose(resp.StatusCode, resp.Header, prefix, uc)
+	if !ok {
+		resp.Body = prefixedBody(prefix, resp.Body)
+		return
+	}
+	resp.Body.Close()
+	p.onDiagnosis(d.Reason, true)
+	if p.logLimit.allow(d.Reason) {
+		p.logger.Warn("upstream error explained", "route", p.route, "status", resp.StatusCode, "reason", d.Reason,
+			"mcp_method", info.method, "cause", d.Cause, "fix", d.Fix)
+	}
+	who := "AgentCore"
+	if uc.ARN == "" {
+		who = "the upstream"
+	}
+	code := CodeUpstream
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		code = CodeAuth
+	}
+	msg := fmt.Sprintf("agentcore-proxy: %s answered %d %s: %s", who, resp.StatusCode, http.StatusText(resp.StatusCode), d.Message())
+	// The proxy owns authentication: a challenge would send MCP clients off
+	// on an OAuth flow of their own against AgentCore's metadata.
+	resp.Header.Del("WWW-Authenticate")
+	resp.Header.Set(HeaderDiagnosis, d.Reason)
+	setBody(resp, errorBody(info.id, code, msg))
+}
+
+// setBody replaces resp's body with a JSON document.
+func setBody(resp *http.Response, body []byte) {
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.TransferEncoding = nil
+	resp.Header.Set("Content-Type", "application/json")
+	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	resp.Header.Del("Content-Encoding")
+}
+
+func errorBody(id json.RawMessage, code int, message string) []byte {
+	if len(id) == 0 {
+		id = json.RawMessage("null")
+	}
+	b, _ := json.Marshal(rpcErrorResponse{JSONRPC: "2.0", ID: id, Error: rpcError{Code: code, Message: message}})
+	return append(b, '\n')
+}
+
+func mediaType(contentType string) string {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt
+}
+
+// Reason codes for tokens the proxy would not send, and for failures to
+// obtain one. Claim failures share their codes with the upstream answers
+// they prevent.
+const (
+	ReasonIDToken              = "id_token"
+	ReasonClaimCustom          = "claim_custom"
+	ReasonTokenNotYetValid     = "token_not_yet_valid"
+	ReasonJWKSUnavailable      = "jwks_unavailable"
+	ReasonTokenInvalidClient   = "token_invalid_client"
+	ReasonTokenInvalidScope    = "token_invalid_scope"
+	ReasonTokenUnauthorized    = "token_unauthorized_client"
+	ReasonTokenUnsupportedFlow = "token_unsupported_grant_type"
+	ReasonTokenEndpoint        = "token_endpoint_error"
+)
+
+// tokenReason returns the reason code for a failure to obtain a token that
+// could be sent, or "" if err is not one.
+func tokenReason(err error) string {
+	var te *TokenError
+	if !errors.As(err, &te) {
+		return ""
+	}
+	reasons := []struct {
+		err    error
+		reason string
+	}{
+		{jwtcheck.ErrIDToken, ReasonIDToken},
+		{jwtcheck.ErrClientID, ReasonClaimClientID},
+		{jwtcheck.ErrAudience, ReasonClaimAud},
+		{jwtcheck.ErrIssuer, ReasonClaimIss},
+		{jwtcheck.ErrScope, ReasonClaimScope},
+		{jwtcheck.ErrCustomClaim, ReasonClaimCustom},
+		{jwtcheck.ErrExpired, ReasonExpiredToken},
+		{jwtcheck.ErrNotYetValid, ReasonTokenNotYetValid},
+		{jwtcheck.ErrSignature, ReasonInvalidToken},
+		{jwtcheck.ErrUnknownKey, ReasonInvalidToken},
+		{jwtcheck.ErrMalformed, ReasonUnparseableToken},
+		{jwtcheck.ErrKeySetNotLoaded, ReasonJWKSUnavailable},
+		{tokencache.ErrInvalidClient, ReasonTokenInvalidClient},
+		{tokencache.ErrInvalidScope, ReasonTokenInvalidScope},
+		{tokencache.ErrUnauthorizedClient, ReasonTokenUnauthorized},
+		{tokencache.ErrUnsupportedGrantType, ReasonTokenUnsupportedFlow},
+	}
+	for _, r := range reasons {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
+	}
+	return ReasonTokenEndpoint
+}
+
+// reasonLimiter lets each reason be logged at most once a minute.
+type reasonLimiter struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func (l *reasonLimiter) allow(reason string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if t, ok := l.last[reason]; ok && now.Sub(t) < time.Minute {
+		return false
+	}
+	if l.last == nil {
+		l.last = map[string]time.Time{}
+	}
+	l.last[reason] = now
+	return true
+}
