@@ -2,6 +2,8 @@ package emulator
 
 import (
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -77,6 +79,7 @@ func (e *Emulator) serveAgentCore(w http.ResponseWriter, r *http.Request) {
 		ReceivedAt: time.Now(),
 	}
 	if a := inv.Header.Get("Authorization"); a != "" {
+		inv.KeyID = tokenKeyID(bearerToken(a))
 		inv.Header.Set("Authorization", "Bearer "+fingerprint(bearerToken(a)))
 	}
 	w.Header().Set("X-Amzn-Requestid", newUUID())
@@ -90,8 +93,11 @@ func (e *Emulator) serveAgentCore(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
+	if rej == nil && r.Header.Get("Authorization") != "" {
+		rej = e.methodMismatch()
+	}
 	if rej == nil {
-		inv.TokenExpiry, rej = e.authorize(r.Header.Get("Authorization"), time.Now())
+		inv.TokenExpiry, rej = e.authorize(r.Header.Get("Authorization"), e.now())
 	}
 	// Validation comes after the authorizer so that an unauthenticated caller learns nothing; AWS's
 	// order here is unconfirmed.
@@ -99,6 +105,9 @@ func (e *Emulator) serveAgentCore(w http.ResponseWriter, r *http.Request) {
 	if rej == nil && sid != "" && len(sid) < minRuntimeSessionIDLen {
 		rej = serviceError(ReasonSessionIDTooShort, http.StatusBadRequest, "ValidationException",
 			"1 validation error detected: Value at 'runtimeSessionId' failed to satisfy constraint: Member must have length greater than or equal to 33")
+	}
+	if rej == nil {
+		rej = e.afterAuthorizer(r)
 	}
 	e.record(inv, rej)
 	if rej != nil {
@@ -191,6 +200,7 @@ func (e *Emulator) forward(w http.ResponseWriter, r *http.Request, runtimeSID st
 	if mcpSID == "" {
 		mcpSID = newMcpSessionID()
 	}
+	e.rememberSession(mcpSID)
 	if runtimeSID == "" {
 		runtimeSID = newUUID()
 	}
@@ -258,4 +268,21 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// tokenKeyID returns the kid of a JWT's header, unverified, for the record.
+func tokenKeyID(token string) string {
+	head, _, ok := strings.Cut(token, ".")
+	if !ok {
+		return ""
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return ""
+	}
+	var h struct {
+		Kid string `json:"kid"`
+	}
+	json.Unmarshal(raw, &h)
+	return h.Kid
 }

@@ -111,6 +111,17 @@ func (e *Emulator) RotateKey() {
 	e.log.Info("emulator: signing key rotated", "kid", k.kid)
 }
 
+// RetireOldKeys unpublishes every key but the signing key: tokens the others
+// signed now fail AgentCore's signature check, as after a rotation that
+// retires the old key. Pair it with RotateKey.
+func (e *Emulator) RetireOldKeys() {
+	e.keys.mu.Lock()
+	e.keys.keys = []signingKey{e.keys.keys[e.keys.signing]}
+	e.keys.signing = 0
+	e.keys.mu.Unlock()
+	e.log.Info("emulator: old signing keys retired")
+}
+
 // SigningKeyID returns the kid of the key that signs new tokens.
 func (e *Emulator) SigningKeyID() string { return e.keys.signer().kid }
 

@@ -77,6 +77,7 @@ type Invocation struct {
 	ReceivedAt  time.Time   // when the request arrived
 	TokenExpiry time.Time   // exp of the presented token (zero if none or unparseable)
 	Rejection   string      // reason code, "" if authorized
+	KeyID       string      // kid in the presented token's header ("" if none)
 }
 
 // Reason codes used as Stats.Rejections keys and in Invocation.Rejection.
@@ -122,6 +123,7 @@ type Emulator struct {
 	lifetime    time.Duration
 	stats       Stats
 	invocations []Invocation
+	faults      faults
 }
 
 // Start listens on two loopback ports, one per emulated host, and serves until Close is called or ctx

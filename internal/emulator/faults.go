@@ -1,0 +1,114 @@
+package emulator
+
+import (
+	"net/http"
+	"time"
+)
+
+// Reason codes for the faults a test sets up.
+const (
+	ReasonSigV4Runtime  = "sigv4_runtime"
+	ReasonSessionEnded  = "session_ended"
+	ReasonInjectedFault = "injected_fault"
+)
+
+// Fault is a service error the runtime answers instead of invoking the MCP
+// server, as AgentCore does with {"message": ...} and x-amzn-ErrorType.
+type Fault struct {
+	Status    int    // e.g. 429
+	ErrorType string // e.g. ThrottlingException
+	Message   string // e.g. Rate exceeded
+}
+
+// faults holds the levers; guarded by Emulator.mu.
+type faults struct {
+	skew     time.Duration
+	sigv4    bool
+	inject   []Fault
+	sessions map[string]bool // MCP session id -> ended
+}
+
+// InjectFault makes the next n authorized invocations answer f.
+func (e *Emulator) InjectFault(f Fault, n int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for range n {
+		e.faults.inject = append(e.faults.inject, f)
+	}
+}
+
+// SetClockSkew moves the authorizer's clock by d: with d > 0 tokens expire
+// early, as they do for a proxy whose clock runs behind.
+func (e *Emulator) SetClockSkew(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults.skew = d
+}
+
+// SetSigV4 configures the runtime for IAM (SigV4) authorization: a bearer
+// token gets 403 AccessDeniedException "Authorization method mismatch",
+// without a WWW-Authenticate challenge.
+func (e *Emulator) SetSigV4(on bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults.sigv4 = on
+}
+
+// EndSessions ends every MCP session seen so far, as when their microVMs
+// idle out: requests that carry one of their ids get 404, and the client
+// must initialize again (field behaviour; the body is unconfirmed).
+func (e *Emulator) EndSessions() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id := range e.faults.sessions {
+		e.faults.sessions[id] = true
+	}
+}
+
+// now is the authorizer's clock.
+func (e *Emulator) now() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return time.Now().Add(e.faults.skew)
+}
+
+// methodMismatch rejects a bearer token on a SigV4 runtime.
+func (e *Emulator) methodMismatch() *rejection {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.faults.sigv4 {
+		return nil
+	}
+	return serviceError(ReasonSigV4Runtime, http.StatusForbidden, "AccessDeniedException",
+		"Authorization method mismatch. The agent is configured for a different authorization method than what was used in your request.")
+}
+
+// afterAuthorizer applies ended sessions and injected faults to an
+// authorized request, and remembers its session.
+func (e *Emulator) afterAuthorizer(r *http.Request) *rejection {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if sid := r.Header.Get(headerMcpSessionID); sid != "" && e.faults.sessions[sid] {
+		return &rejection{reason: ReasonSessionEnded, status: http.StatusNotFound, body: map[string]any{
+			"jsonrpc": "2.0", "id": nil, "error": map[string]any{"code": -32001, "message": "Session not found"},
+		}}
+	}
+	if len(e.faults.inject) > 0 {
+		f := e.faults.inject[0]
+		e.faults.inject = e.faults.inject[1:]
+		return serviceError(ReasonInjectedFault, f.Status, f.ErrorType, f.Message)
+	}
+	return nil
+}
+
+// rememberSession records an MCP session id AgentCore returned.
+func (e *Emulator) rememberSession(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.faults.sessions == nil {
+		e.faults.sessions = map[string]bool{}
+	}
+	if _, ok := e.faults.sessions[id]; !ok {
+		e.faults.sessions[id] = false
+	}
+}
