@@ -49,6 +49,8 @@ const topUsage = `agentcore-proxy: a local proxy from any MCP client to MCP serv
 Usage:
   agentcore-proxy serve [flags]    proxy http://127.0.0.1:8080/mcp to an AgentCore runtime
   agentcore-proxy demo [flags]     run the proxy against an embedded AgentCore + Cognito emulator
+  agentcore-proxy doctor [flags]   check every link from configuration to tools/list, with fixes
+  agentcore-proxy token [flags]    print a fresh access token (--decode: its claims and check result)
   agentcore-proxy version          print the version
 
 Run "agentcore-proxy COMMAND --help" for a command's flags. Every flag can
@@ -66,6 +68,10 @@ func Run(ctx context.Context, args []string, env Env) error {
 		return runServe(ctx, rest, env)
 	case "demo":
 		return runDemo(ctx, rest, env)
+	case "token":
+		return runToken(ctx, rest, env)
+	case "doctor":
+		return runDoctor(ctx, rest, env)
 	case "version":
 		fs := flag.NewFlagSet("version", flag.ContinueOnError)
 		if err := parse(fs, rest, env, "agentcore-proxy version\n\nPrints the version and the Go version it was built with.\n"); err != nil {

@@ -67,13 +67,16 @@ func (c *commonFlags) logger(env Env) (*slog.Logger, error) {
 	}
 }
 
-func runServe(ctx context.Context, args []string, env Env) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	var common commonFlags
-	common.register(fs)
-	var rf config.RouteFlags
-	var scopes listFlag
-	configFile := fs.String("config", "", "YAML `file` declaring several routes (instead of the route flags below)")
+// routeFlags are the flags that describe routes: --config, or one route.
+type routeFlags struct {
+	configFile                                             string
+	rf                                                     config.RouteFlags
+	scopes, allowedClients, allowedAudience, allowedScopes listFlag
+}
+
+func (f *routeFlags) register(fs *flag.FlagSet) {
+	rf := &f.rf
+	fs.StringVar(&f.configFile, "config", "", "YAML `file` declaring several routes (instead of the route flags below)")
 	fs.StringVar(&rf.RuntimeARN, "runtime-arn", "", "AgentCore runtime `ARN`, e.g. arn:aws:bedrock-agentcore:us-west-2:123456789012:runtime/my_mcp_server-xyz123")
 	fs.StringVar(&rf.Qualifier, "qualifier", "", "runtime endpoint `name` (default DEFAULT)")
 	fs.StringVar(&rf.EndpointURL, "endpoint-url", "", "AgentCore endpoint `URL` (default https://bedrock-agentcore.REGION.amazonaws.com from the ARN;\nAWS_ENDPOINT_URL_BEDROCK_AGENTCORE is honoured too)")
@@ -82,23 +85,43 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	fs.StringVar(&rf.TokenURL, "token-url", "", "OAuth2 token endpoint `URL`, when discovery has none (it overrides discovery's token_endpoint)")
 	fs.StringVar(&rf.ClientID, "client-id", "", "M2M app client `id`")
 	fs.StringVar(&rf.ClientSecretFile, "client-secret-file", "", "`file` holding the app client's secret (or set AGENTCORE_PROXY_CLIENT_SECRET)")
-	fs.Var(&scopes, "scope", "OAuth `scope` to request, e.g. default-m2m-resource-server/read (repeatable; none: all the client's scopes)")
+	fs.Var(&f.scopes, "scope", "OAuth `scope` to request, e.g. default-m2m-resource-server/read (repeatable; none: all the client's scopes)")
 	fs.StringVar(&rf.TokenAuthStyle, "token-auth-style", "", "how to send the client secret: basic (client_secret_basic, default) or post (client_secret_post)")
-	if err := parse(fs, args, env, serveUsage); err != nil {
-		return err
-	}
-	rf.Scopes = scopes
-	rf.SecretInEnv = env.Getenv(config.EnvClientSecret) != ""
+	fs.Var(&f.allowedClients, "allowed-client", "`client id` the runtime's authorizer allows (allowedClients), repeatable;\ndefault: --client-id when no --allowed-* rule is given")
+	fs.Var(&f.allowedAudience, "allowed-audience", "`audience` the runtime's authorizer allows (allowedAudience), repeatable")
+	fs.Var(&f.allowedScopes, "allowed-scope", "`scope` the runtime's authorizer allows (allowedScopes), repeatable")
+}
 
-	cfg, err := loadConfig(*configFile, common.listen, fs, rf)
+// load returns the validated routes, with their secrets read.
+func (f *routeFlags) load(fs *flag.FlagSet, listen string, env Env) (*config.Config, []config.Resolved, error) {
+	f.rf.Scopes = f.scopes
+	f.rf.AllowedClients, f.rf.AllowedAudience, f.rf.AllowedScopes = f.allowedClients, f.allowedAudience, f.allowedScopes
+	f.rf.SecretInEnv = env.Getenv(config.EnvClientSecret) != ""
+	cfg, err := loadConfig(f.configFile, listen, fs, f.rf)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	routes, err := cfg.Validate(env.Getenv)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := config.ReadSecrets(routes, env.Getenv); err != nil {
+		return nil, nil, err
+	}
+	return cfg, routes, nil
+}
+
+func runServe(ctx context.Context, args []string, env Env) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var common commonFlags
+	common.register(fs)
+	var rfl routeFlags
+	rfl.register(fs)
+	if err := parse(fs, args, env, serveUsage); err != nil {
+		return err
+	}
+	cfg, routes, err := rfl.load(fs, common.listen, env)
+	if err != nil {
 		return err
 	}
 	logger, err := common.logger(env)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
@@ -28,6 +29,7 @@ type server struct {
 	// upstream is shared by every route so that routes to one AgentCore
 	// host share connections; run closes its idle ones at the end.
 	upstream *http.Transport
+	metrics  *metrics
 }
 
 type route struct {
@@ -51,7 +53,7 @@ func newServer(ctx context.Context, routes []config.Resolved, logger *slog.Logge
 			stop()
 		}
 	}()
-	s := &server{logger: logger, stop: stop, upstream: proxy.NewTransport()}
+	s := &server{logger: logger, stop: stop, upstream: proxy.NewTransport(), metrics: newMetrics()}
 	client := &http.Client{Timeout: discoveryTimeout, Transport: proxy.NewTransport()}
 	defer client.CloseIdleConnections()
 	discovered := map[string]*tokencache.Discovery{}
@@ -59,35 +61,12 @@ func newServer(ctx context.Context, routes []config.Resolved, logger *slog.Logge
 	var errs []error
 	for _, r := range routes {
 		rt := &route{Resolved: r}
+		var err error
 		if a := r.Auth; a != nil {
-			tokenURL, err := resolveTokenURL(ctx, client, a, discovered)
+			rt.tokens, err = s.tokenCache(ctx, life, r, client, discovered, caches)
 			if err != nil {
 				errs = append(errs, err)
 				continue
-			}
-			scopes := slices.Clone(a.Scopes)
-			slices.Sort(scopes)
-			key := strings.Join(append([]string{tokenURL, a.ClientID, fmt.Sprint(a.PostAuth)}, scopes...), "\x00")
-			rt.tokens = caches[key]
-			if rt.tokens == nil {
-				style := tokencache.AuthStyleBasic
-				if a.PostAuth {
-					style = tokencache.AuthStylePost
-				}
-				rt.tokens, err = tokencache.New(life, tokencache.Config{
-					TokenURL:     tokenURL,
-					ClientID:     a.ClientID,
-					ClientSecret: a.Secret,
-					Scopes:       a.Scopes,
-					AuthStyle:    style,
-					Logger:       logger.With("route", r.Name),
-				})
-				if err != nil {
-					errs = append(errs, fmt.Errorf("route %s: %w", r.Name, err))
-					continue
-				}
-				caches[key] = rt.tokens
-				s.caches = append(s.caches, rt.tokens)
 			}
 		}
 		opts := proxy.Options{
@@ -96,6 +75,9 @@ func newServer(ctx context.Context, routes []config.Resolved, logger *slog.Logge
 			UserAgent: UserAgent(),
 			Transport: s.upstream,
 			Logger:    logger,
+			Upstream:  upstreamContext(r),
+
+			OnDiagnosis: s.metrics.onDiagnosis(r.Name),
 		}
 		if rt.tokens != nil {
 			opts.Tokens = rt.tokens
@@ -121,40 +103,83 @@ func newServer(ctx context.Context, routes []config.Resolved, logger *slog.Logge
 	return s, nil
 }
 
-// resolveTokenURL returns the route's token endpoint: --token-url if given,
-// else discovery's token_endpoint.
-func resolveTokenURL(ctx context.Context, client *http.Client, a *config.ResolvedAuth, cache map[string]*tokencache.Discovery) (string, error) {
-	if a.DiscoveryURL == "" {
-		return a.TokenURL, nil
+// tokenCache returns the token cache for route r, shared with earlier routes
+// that have the same token URL, client, scopes and authorizer rules. Each
+// fetched token is checked against the rules before it is cached. ctx bounds
+// discovery; the cache and key set live as long as life.
+func (s *server) tokenCache(ctx, life context.Context, r config.Resolved, client *http.Client, discovered map[string]*tokencache.Discovery, caches map[string]*tokencache.Cache) (*tokencache.Cache, error) {
+	a := r.Auth
+	d, err := discover(ctx, client, a, discovered)
+	if err != nil {
+		return nil, err
 	}
-	d := cache[a.DiscoveryURL]
-	if d == nil {
-		dctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
-		defer cancel()
-		var err error
-		d, err = tokencache.Discover(dctx, client, a.DiscoveryURL)
+	cfg, err := cacheConfig(r, d, s.logger.With("route", r.Name))
+	if err != nil {
+		return nil, err
+	}
+	scopes := slices.Clone(a.Scopes)
+	slices.Sort(scopes)
+	key := fmt.Sprintf("%s\x00%s\x00%v\x00%q\x00%+v", cfg.TokenURL, a.ClientID, a.PostAuth, scopes, r.Rules)
+	if c := caches[key]; c != nil {
+		return c, nil
+	}
+	if d.Issuer != "" {
+		checker, err := jwtcheck.New(life, jwtcheck.Config{
+			Issuer:    d.Issuer,
+			JWKSURI:   d.JWKSURI,
+			Rules:     r.Rules,
+			Logger:    s.logger.With("route", r.Name),
+			OnRefresh: s.metrics.onJWKSRefresh(r.Name),
+		})
 		if err != nil {
-			return "", fmt.Errorf("%s %q: %w (check the URL: https://cognito-idp.REGION.amazonaws.com/POOL_ID/.well-known/openid-configuration)",
-				a.Field("auth.discovery_url", "--discovery-url"), a.DiscoveryURL, err)
+			return nil, fmt.Errorf("route %s: %w", r.Name, err)
 		}
-		cache[a.DiscoveryURL] = d
+		cfg.Check = func(token string) error {
+			_, err := checker.Check(token)
+			return err
+		}
+	} else {
+		s.logger.Warn("tokens are not checked before sending: give --discovery-url for the issuer and key set", "route", r.Name)
 	}
-	a.TokenURL = cmpOr(a.TokenURL, d.TokenEndpoint)
-	if a.TokenURL == "" {
-		return "", fmt.Errorf("%s %q: the discovery document has no token_endpoint: give %s",
-			a.Field("auth.discovery_url", "--discovery-url"), a.DiscoveryURL, a.Field("auth.token_url", "--token-url"))
+	c, err := tokencache.New(life, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("route %s: %w", r.Name, err)
 	}
-	if _, err := proxy.CheckSecureURL(a.TokenURL); err != nil {
-		return "", fmt.Errorf("token endpoint %q from %s: %w", a.TokenURL, a.Field("auth.discovery_url", "--discovery-url"), err)
-	}
-	return a.TokenURL, nil
+	caches[key] = c
+	s.caches = append(s.caches, c)
+	return c, nil
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
+// discover fetches the route's discovery document once per URL; a route
+// with only a token URL gets an empty one.
+func discover(ctx context.Context, client *http.Client, a *config.ResolvedAuth, cache map[string]*tokencache.Discovery) (*tokencache.Discovery, error) {
+	if a.DiscoveryURL == "" {
+		return &tokencache.Discovery{}, nil
 	}
-	return b
+	if d := cache[a.DiscoveryURL]; d != nil {
+		return d, nil
+	}
+	dctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
+	defer cancel()
+	d, err := tokencache.Discover(dctx, client, a.DiscoveryURL)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w (check the URL: https://cognito-idp.REGION.amazonaws.com/POOL_ID/.well-known/openid-configuration)",
+			a.Field("auth.discovery_url", "--discovery-url"), a.DiscoveryURL, err)
+	}
+	cache[a.DiscoveryURL] = d
+	return d, nil
+}
+
+// upstreamContext describes route r for the proxy's explanations.
+func upstreamContext(r config.Resolved) proxy.UpstreamContext {
+	uc := proxy.UpstreamContext{Qualifier: r.Qualifier, Endpoint: r.Upstream.Host}
+	if r.ARN != nil {
+		uc.ARN, uc.Region = r.ARN.String(), r.ARN.Region
+	}
+	if r.Auth != nil {
+		uc.ClientID = r.Auth.ClientID
+	}
+	return uc
 }
 
 // handler routes requests: each route's path, /healthz, /readyz, and a JSON
@@ -169,6 +194,7 @@ func (s *server) handler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		var paths []string
 		for _, rt := range s.routes {

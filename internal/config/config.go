@@ -33,6 +33,28 @@ type Route struct {
 	Path   string `yaml:"path"`
 	Target Target `yaml:"target"`
 	Auth   Auth   `yaml:"auth"`
+	// Authorizer mirrors the runtime's customJWTAuthorizer, so that the
+	// proxy can check each token before AgentCore does.
+	Authorizer Authorizer `yaml:"authorizer"`
+}
+
+// Authorizer is the runtime's inbound JWT authorizer configuration. With no
+// rule at all, the proxy expects allowedClients = [the route's client id].
+type Authorizer struct {
+	AllowedClients  []string      `yaml:"allowed_clients"`
+	AllowedAudience []string      `yaml:"allowed_audience"`
+	AllowedScopes   []string      `yaml:"allowed_scopes"`
+	CustomClaims    []CustomClaim `yaml:"custom_claims"`
+}
+
+// CustomClaim is one customClaims rule: the claim, its type (STRING or
+// STRING_ARRAY), the operator (EQUALS, CONTAINS, CONTAINS_ANY) and the
+// value(s).
+type CustomClaim struct {
+	Name     string   `yaml:"name"`
+	Type     string   `yaml:"type"`
+	Operator string   `yaml:"operator"`
+	Values   []string `yaml:"values"`
 }
 
 // Target is where a route's requests go: an AgentCore runtime (ARN,
@@ -125,15 +147,19 @@ func yamlMessage(err error) string {
 }
 
 var typeField = map[string]string{
-	"Config": "the top level",
-	"Route":  "routes[]",
-	"Target": "routes[].target",
-	"Auth":   "routes[].auth",
+	"Config":      "the top level",
+	"Route":       "routes[]",
+	"Authorizer":  "routes[].authorizer",
+	"CustomClaim": "routes[].authorizer.custom_claims[]",
+	"Target":      "routes[].target",
+	"Auth":        "routes[].auth",
 }
 
 var knownFields = map[string][]string{
-	"Config": {"listen", "routes"},
-	"Route":  {"name", "path", "target", "auth"},
-	"Target": {"runtime_arn", "qualifier", "endpoint_url", "upstream_url"},
-	"Auth":   {"type", "discovery_url", "token_url", "client_id", "client_secret_file", "client_secret_env", "scopes", "token_auth_style"},
+	"Config":      {"listen", "routes"},
+	"Route":       {"name", "path", "target", "auth", "authorizer"},
+	"Authorizer":  {"allowed_clients", "allowed_audience", "allowed_scopes", "custom_claims"},
+	"CustomClaim": {"name", "type", "operator", "values"},
+	"Target":      {"runtime_arn", "qualifier", "endpoint_url", "upstream_url"},
+	"Auth":        {"type", "discovery_url", "token_url", "client_id", "client_secret_file", "client_secret_env", "scopes", "token_auth_style"},
 }

@@ -13,6 +13,9 @@ type RouteFlags struct {
 	ClientSecretFile string
 	Scopes           []string
 	TokenAuthStyle   string
+	AllowedClients   []string
+	AllowedAudience  []string
+	AllowedScopes    []string
 	// SecretInEnv says AGENTCORE_PROXY_CLIENT_SECRET is set.
 	SecretInEnv bool
 }
@@ -21,7 +24,8 @@ type RouteFlags struct {
 func (f RouteFlags) Empty() bool {
 	return f.RuntimeARN == "" && f.Qualifier == "" && f.EndpointURL == "" && f.UpstreamURL == "" &&
 		f.DiscoveryURL == "" && f.TokenURL == "" && f.ClientID == "" && f.ClientSecretFile == "" &&
-		len(f.Scopes) == 0 && f.TokenAuthStyle == ""
+		len(f.Scopes) == 0 && f.TokenAuthStyle == "" && len(f.AllowedClients) == 0 &&
+		len(f.AllowedAudience) == 0 && len(f.AllowedScopes) == 0
 }
 
 // FromFlags returns the configuration the flags describe: one route named
@@ -48,6 +52,11 @@ func FromFlags(listen string, f RouteFlags) *Config {
 			Scopes:           f.Scopes,
 			TokenAuthStyle:   f.TokenAuthStyle,
 			secretFromEnv:    f.SecretInEnv && f.ClientSecretFile == "",
+		},
+		Authorizer: Authorizer{
+			AllowedClients:  f.AllowedClients,
+			AllowedAudience: f.AllowedAudience,
+			AllowedScopes:   f.AllowedScopes,
 		},
 	}}
 	return c

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 )
 
@@ -25,6 +26,10 @@ type Resolved struct {
 	Qualifier string
 	// Auth is nil for routes without auth.
 	Auth *ResolvedAuth
+	// Rules are the authorizer's rules the proxy checks each token against
+	// (routes with auth only). With none configured, AllowedClients is the
+	// route's client id, as on a runtime set up the usual way.
+	Rules jwtcheck.Rules
 }
 
 // ResolvedAuth is a validated client_credentials setup. The secret is read
@@ -98,6 +103,7 @@ func (c *Config) Validate(getenv func(string) string) ([]Resolved, error) {
 
 		errs = append(errs, resolveTarget(&res, r.Target, f, getenv)...)
 		errs = append(errs, resolveAuth(&res, r.Auth, f, c.fromFlags)...)
+		errs = append(errs, resolveRules(&res, r.Authorizer, f)...)
 		out = append(out, res)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -229,6 +235,28 @@ func resolveAuth(res *Resolved, a Auth, f func(string, string) string, fromFlags
 	ra.DiscoveryURL, ra.TokenURL = a.DiscoveryURL, a.TokenURL
 	res.Auth = ra
 	return errs
+}
+
+func resolveRules(res *Resolved, a Authorizer, f func(string, string) string) []error {
+	rules := jwtcheck.Rules{AllowedClients: a.AllowedClients, AllowedAudience: a.AllowedAudience, AllowedScopes: a.AllowedScopes}
+	for _, c := range a.CustomClaims {
+		rules.CustomClaims = append(rules.CustomClaims, jwtcheck.CustomClaim{Name: c.Name, Type: c.Type, Operator: c.Operator, Values: c.Values})
+	}
+	empty := len(rules.AllowedClients)+len(rules.AllowedAudience)+len(rules.AllowedScopes)+len(rules.CustomClaims) == 0
+	if res.Auth == nil {
+		if !empty {
+			return []error{fmt.Errorf("%s: authorizer rules apply only to a route with auth (a client id): remove them or add auth", f("authorizer", "--allowed-client"))}
+		}
+		return nil
+	}
+	if err := rules.Validate(); err != nil {
+		return []error{fmt.Errorf("%s: %w", f("authorizer", "--allowed-client/--allowed-audience/--allowed-scope"), err)}
+	}
+	if empty && res.Auth.ClientID != "" {
+		rules.AllowedClients = []string{res.Auth.ClientID}
+	}
+	res.Rules = rules
+	return nil
 }
 
 // fieldName names a setting: the flag for flag-made routes, else
