@@ -134,10 +134,12 @@ func TestHelpAndVersion(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{args: []string{"--help"}, want: []string{"serve", "demo", "version", "AGENTCORE_PROXY_"}},
+		{args: []string{"--help"}, want: []string{"serve", "demo", "doctor", "token", "version", "AGENTCORE_PROXY_"}},
 		{args: []string{"serve", "--help"}, want: []string{"--runtime-arn", "[AGENTCORE_PROXY_RUNTIME_ARN]", "--client-secret-file", "AGENTCORE_PROXY_CLIENT_SECRET", "--scope", "--config", "--qualifier", "--endpoint-url", "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE", "--upstream-url", "--token-url", "--discovery-url", "--client-id", "--listen", "(default 127.0.0.1:8080)"}},
 		{args: []string{"demo", "--help"}, want: []string{"--listen", "--token-lifetime", "emulator"}},
 		{args: []string{"version", "--help"}, want: []string{"agentcore-proxy version"}},
+		{args: []string{"token", "--help"}, want: []string{"--decode", "--route", "--runtime-arn", "curl"}},
+		{args: []string{"doctor", "--help"}, want: []string{"--json", "--route", "protected-resource", "--allowed-audience"}},
 		{args: []string{"version"}, want: []string{"agentcore-proxy ", "go1."}},
 	}
 	for _, tt := range tests {

@@ -259,25 +259,31 @@ func TestUpstream401RetriesOnceWithFreshToken(t *testing.T) {
 	resp, reply := postRPC(t, p.MCPURL(), addCall(5), nil)
 	wantSum(t, resp, reply, 5)
 
-	// The runtime now allows another client: our token is refused.
-	emu.SetAuthorizer(emulator.Authorizer{AllowedClients: []string{"someone-else"}})
+	// The pool rotates its key and retires the old one: the cached token,
+	// valid a moment ago, now fails AgentCore's signature check.
+	emu.RotateKey()
+	emu.RetireOldKeys()
 	before := emu.Stats()
-	resp, _ = postRPC(t, p.MCPURL(), addCall(6), nil)
+	resp, reply = postRPC(t, p.MCPURL(), addCall(6), nil)
 	after := emu.Stats()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("status = %d, want the upstream's 401", resp.StatusCode)
-	}
+	wantSum(t, resp, reply, 6)
 	if got := after.TokenRequests - before.TokenRequests; got != 1 {
 		t.Errorf("token requests after a 401 = %d, want exactly 1 fresh token", got)
 	}
-	if got := after.Rejections[emulator.ReasonClientIDMismatch] - before.Rejections[emulator.ReasonClientIDMismatch]; got != 2 {
-		t.Errorf("requests AgentCore rejected = %d, want 2 (the first try and exactly one retry)", got)
+	if got := after.Rejections[emulator.ReasonBadSignature] - before.Rejections[emulator.ReasonBadSignature]; got != 1 {
+		t.Errorf("requests AgentCore rejected = %d, want 1 (then one retry that passes)", got)
 	}
 
-	// Back to normal: the next call works with the token fetched for the retry.
-	emu.SetAuthorizer(emulator.Authorizer{AllowedClients: []string{testClientID}})
-	resp, reply = postRPC(t, p.MCPURL(), addCall(7), nil)
-	wantSum(t, resp, reply, 7)
+	// A claim mismatch is not retried: a fresh token has the same claims.
+	emu.SetAuthorizer(emulator.Authorizer{AllowedClients: []string{"someone-else"}})
+	before = emu.Stats()
+	sent := len(emu.Invocations())
+	resp, _ = postRPC(t, p.MCPURL(), addCall(7), nil)
+	after = emu.Stats()
+	if n := len(emu.Invocations()) - sent; resp.StatusCode != http.StatusUnauthorized || after.TokenRequests != before.TokenRequests || n != 1 {
+		t.Errorf("claim mismatch: status %d, %d new token requests, %d requests sent; want the upstream's 401, no new token, 1 request",
+			resp.StatusCode, after.TokenRequests-before.TokenRequests, n)
+	}
 }
 
 func tokenFingerprintForTest(token string) string {
