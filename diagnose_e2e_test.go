@@ -225,6 +225,15 @@ func TestEveryReasonExplained(t *testing.T) {
 				if len(emu.Invocations()) != 0 {
 					t.Errorf("AgentCore saw %d requests, want 0 (the token must never be sent)", len(emu.Invocations()))
 				}
+				ready, err := http.Get(p.BaseURL + "/readyz")
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(ready.Body)
+				ready.Body.Close()
+				if ready.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "would be rejected") {
+					t.Errorf("/readyz = %d %s; want 503 with the reason", ready.StatusCode, body)
+				}
 			} else if calls != tt.wantCalls {
 				t.Errorf("AgentCore saw %d requests, want %d", calls, tt.wantCalls)
 			}
