@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // JSON-RPC error codes the proxy uses for its own failures. MCP clients show
@@ -19,36 +20,106 @@ const (
 	CodeAuth = -32001
 )
 
-// rpcEnvelope is the part of a JSON-RPC message the proxy looks at.
-type rpcEnvelope struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
+// sniffed is what the proxy reads from the start of a request body.
+type sniffed struct {
+	id     json.RawMessage // raw JSON id of a request, nil for a notification
+	method string          // "" if not found; "batch" for a JSON array
+	tool   string          // params.name of tools/call
 }
 
-// sniffRequest returns the id and method of a JSON-RPC request in body, if
-// body is one complete request. Notifications and responses have no id, a
-// batch gives the first element's method, and anything else gives nothing.
-// The id is returned as raw JSON so that it echoes back exactly as sent.
-func sniffRequest(body []byte) (id json.RawMessage, method string) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil, ""
+// sniffRequest reads the id, method and tool name of a JSON-RPC request
+// from body, which may be only a prefix of the real body: it walks the top
+// level token by token and stops at the first error, so a truncated body
+// still yields the fields that came before the cut. The id is kept as raw
+// JSON so that it echoes back exactly as sent.
+func sniffRequest(body []byte) sniffed {
+	var s sniffed
+	dec := json.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.Token()
+	if err != nil {
+		return s
 	}
-	if body[0] == '[' {
-		var batch []rpcEnvelope
-		if json.Unmarshal(body, &batch) != nil || len(batch) == 0 {
-			return nil, ""
+	if tok == json.Delim('[') {
+		s.method = "batch"
+		return s
+	}
+	if tok != json.Delim('{') {
+		return s
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return s
 		}
-		return nil, batch[0].Method
+		switch key {
+		case "id":
+			var raw json.RawMessage
+			if dec.Decode(&raw) != nil {
+				return s
+			}
+			if validID(raw) {
+				s.id = raw
+			}
+		case "method":
+			var m string
+			if dec.Decode(&m) != nil {
+				return s
+			}
+			s.method = m
+		case "params":
+			s.tool = sniffToolName(dec)
+			return s // params come last in practice and may be large
+		default:
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return s
+			}
+		}
 	}
-	var env rpcEnvelope
-	if json.Unmarshal(body, &env) != nil {
-		return nil, ""
+	return s
+}
+
+// sniffToolName reads params.name from an object being decoded, skipping
+// the other members (arguments may be large or cut off).
+func sniffToolName(dec *json.Decoder) string {
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return ""
 	}
-	if !validID(env.ID) {
-		env.ID = nil
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		if key == "name" {
+			var name string
+			if dec.Decode(&name) != nil {
+				return ""
+			}
+			return name
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return ""
+		}
 	}
-	return env.ID, env.Method
+	return ""
+}
+
+// MethodLabel maps a JSON-RPC method to a bounded label for metrics:
+// initialize, ping, tools/list, tools/call, completion/complete,
+// logging/setLevel, resources/*, prompts/*, notifications/*, batch, or
+// other.
+func MethodLabel(method string) string {
+	switch method {
+	case "initialize", "ping", "tools/list", "tools/call", "completion/complete", "logging/setLevel", "batch":
+		return method
+	}
+	for _, prefix := range []string{"resources/", "prompts/", "notifications/"} {
+		if strings.HasPrefix(method, prefix) {
+			return prefix + "*"
+		}
+	}
+	return "other"
 }
 
 // validID reports whether raw is a JSON-RPC id: a string or a number.

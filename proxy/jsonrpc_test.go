@@ -8,21 +8,24 @@ import (
 
 func TestSniffRequest(t *testing.T) {
 	tests := []struct {
-		name, body, wantID, wantMethod string
+		name, body, wantID, wantMethod, wantTool string
 	}{
 		{name: "numeric id", body: `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{}}`, wantID: "7", wantMethod: "tools/call"},
+		{name: "tool name", body: `{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"_meta":{"progressToken":1},"name":"add_numbers","arguments":{}}}`, wantID: "8", wantMethod: "tools/call", wantTool: "add_numbers"},
+		{name: "truncated arguments", body: `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"upload","arguments":{"data":"AAAA`, wantID: "9", wantMethod: "tools/call", wantTool: "upload"},
+		{name: "cut inside method", body: `{"jsonrpc":"2.0","id":10,"method":"tools/ca`, wantID: "10"},
 		{name: "string id", body: ` {"jsonrpc":"2.0","id":"a-1","method":"initialize"}`, wantID: `"a-1"`, wantMethod: "initialize"},
 		{name: "notification", body: `{"jsonrpc":"2.0","method":"notifications/initialized"}`, wantMethod: "notifications/initialized"},
 		{name: "object id is not an id", body: `{"jsonrpc":"2.0","id":{"x":1},"method":"ping"}`, wantMethod: "ping"},
-		{name: "batch", body: `[{"jsonrpc":"2.0","id":1,"method":"ping"}]`, wantMethod: "ping"},
+		{name: "batch", body: `[{"jsonrpc":"2.0","id":1,"method":"ping"}]`, wantMethod: "batch"},
 		{name: "garbage", body: `{"jsonrpc":`},
 		{name: "empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			id, method := sniffRequest([]byte(tt.body))
-			if string(id) != tt.wantID || method != tt.wantMethod {
-				t.Errorf("sniffRequest(%s) = %s, %q; want %s, %q", tt.body, id, method, tt.wantID, tt.wantMethod)
+			got := sniffRequest([]byte(tt.body))
+			if string(got.id) != tt.wantID || got.method != tt.wantMethod || got.tool != tt.wantTool {
+				t.Errorf("sniffRequest(%s) = %s, %q, %q; want %s, %q, %q", tt.body, got.id, got.method, got.tool, tt.wantID, tt.wantMethod, tt.wantTool)
 			}
 		})
 	}
@@ -33,7 +36,15 @@ func FuzzSniffRequest(f *testing.F) {
 	f.Add([]byte(`[{"id":"x","method":"ping"},{}]`))
 	f.Add([]byte(`{"id":1e400}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		id, _ := sniffRequest(body)
+		s := sniffRequest(body)
+		id := s.id
+		// The metrics label is always one of the bounded set.
+		switch l := MethodLabel(s.method); l {
+		case "initialize", "ping", "tools/list", "tools/call", "completion/complete", "logging/setLevel", "batch",
+			"resources/*", "prompts/*", "notifications/*", "other":
+		default:
+			t.Fatalf("MethodLabel(%q) = %q, not a bounded label", s.method, l)
+		}
 		// Whatever the body, the error we would write is valid JSON-RPC
 		// and echoes the id.
 		rec := httptest.NewRecorder()

@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"time"
 )
 
 // Headers with rules of their own.
@@ -60,6 +60,12 @@ type Options struct {
 	// Upstream describes the route, to make explanations of upstream
 	// errors concrete (region, qualifier, client id).
 	Upstream UpstreamContext
+	// OnDone, if set, is called when a request has been answered, for
+	// metrics, logs and a status page. It runs on the request's goroutine.
+	OnDone func(Summary)
+	// OnStream, if set, is called with true when an event-stream answer
+	// starts and with false when it ends.
+	OnStream func(open bool)
 	// OnDiagnosis, if set, is called with the reason code of every failure
 	// the proxy explains: upstream error answers (fromUpstream) and failures
 	// to obtain a token it would send (not fromUpstream).
@@ -75,6 +81,8 @@ type Proxy struct {
 	maxReplay   int64
 	upstream    UpstreamContext
 	onDiagnosis func(string, bool)
+	onDone      func(Summary)
+	onStream    func(bool)
 	logLimit    reasonLimiter
 	rp          *httputil.ReverseProxy
 }
@@ -95,9 +103,17 @@ func New(opts Options) (*Proxy, error) {
 		maxReplay:   opts.MaxReplayBytes,
 		upstream:    opts.Upstream,
 		onDiagnosis: func(string, bool) {},
+		onDone:      func(Summary) {},
+		onStream:    func(bool) {},
 	}
 	if opts.OnDiagnosis != nil {
 		p.onDiagnosis = opts.OnDiagnosis
+	}
+	if opts.OnDone != nil {
+		p.onDone = opts.OnDone
+	}
+	if opts.OnStream != nil {
+		p.onStream = opts.OnStream
 	}
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
@@ -122,10 +138,11 @@ func New(opts Options) (*Proxy, error) {
 	return p, nil
 }
 
-// requestInfo is what the proxy learned about a request before forwarding it.
+// requestInfo is what the proxy learned about a request while handling it.
 type requestInfo struct {
-	id     json.RawMessage
-	method string
+	sniffed
+	// message is the JSON-RPC error message the client got, if any.
+	message string
 	// wantsSSE says the client's Accept named text/event-stream; if not,
 	// a streamed reply is delivered as one JSON body.
 	wantsSSE bool
@@ -144,20 +161,26 @@ func infoFrom(ctx context.Context) *requestInfo {
 type infoKey struct{}
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	info := &requestInfo{wantsSSE: true, hadSession: r.Header.Get(HeaderMCPSessionID) != ""}
+	rec := &recorder{ResponseWriter: w, start: time.Now(), onStream: p.onStream}
+	defer p.done(rec, r, info)
+	p.serve(rec, r, info)
+}
+
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, info *requestInfo) {
 	switch r.Method {
 	case http.MethodPost, http.MethodGet, http.MethodDelete:
 	default:
 		w.Header().Set("Allow", "POST, GET, DELETE")
-		WriteError(w, http.StatusMethodNotAllowed, nil, CodeInvalidRequest,
+		p.fail(w, info, http.StatusMethodNotAllowed, CodeInvalidRequest,
 			fmt.Sprintf("agentcore-proxy: method %s is not part of MCP streamable HTTP (use POST, GET or DELETE)", r.Method))
 		return
 	}
-	info := &requestInfo{wantsSSE: true, hadSession: r.Header.Get(HeaderMCPSessionID) != ""}
 	if r.Method == http.MethodPost {
 		if r.Body != nil {
 			prefix, err := p.bufferBody(r, info)
 			if err != nil {
-				WriteError(w, http.StatusBadRequest, nil, CodeInvalidRequest, "agentcore-proxy: reading the request body: "+err.Error())
+				p.fail(w, info, http.StatusBadRequest, CodeInvalidRequest, "agentcore-proxy: reading the request body: "+err.Error())
 				return
 			}
 			if r.Header.Get("Content-Type") == "" && looksLikeJSON(prefix) {
@@ -173,12 +196,19 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if sid := r.Header.Get(HeaderRuntimeSessionID); sid != "" && (len(sid) < minRuntimeSessionID || len(sid) > maxRuntimeSessionID) {
-		WriteError(w, http.StatusBadRequest, info.id, CodeInvalidRequest, fmt.Sprintf(
+		w.Header().Set(HeaderDiagnosis, ReasonSessionIDInvalid)
+		p.fail(w, info, http.StatusBadRequest, CodeInvalidRequest, fmt.Sprintf(
 			"agentcore-proxy: header %s is %d characters; AgentCore requires %d to %d (use a UUID plus a prefix, or omit the header and AgentCore assigns one)",
 			HeaderRuntimeSessionID, len(sid), minRuntimeSessionID, maxRuntimeSessionID))
 		return
 	}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
+}
+
+// fail answers a request the proxy itself refuses or cannot serve.
+func (p *Proxy) fail(w http.ResponseWriter, info *requestInfo, status, code int, msg string) {
+	info.message = msg
+	WriteError(w, status, info.id, code, msg)
 }
 
 // bufferBody reads up to maxReplay bytes of the body and returns them. A
@@ -190,13 +220,13 @@ func (p *Proxy) bufferBody(r *http.Request, info *requestInfo) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	info.sniffed = sniffRequest(buf)
 	if int64(len(buf)) > p.maxReplay {
 		r.Body = prefixedBody(buf, r.Body)
 		r.GetBody = nil
 		return buf, nil
 	}
 	r.Body.Close()
-	info.id, info.method = sniffRequest(buf)
 	r.ContentLength = int64(len(buf))
 	r.Body = io.NopCloser(bytes.NewReader(buf))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
@@ -248,5 +278,5 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 	if p.logLimit.allow("proxy:" + cmp.Or(reason, strconv.Itoa(status))) {
 		p.logger.Warn("proxying failed", "route", p.route, "status", status, "reason", reason, "mcp_method", info.method, "err", err)
 	}
-	WriteError(w, status, info.id, code, msg)
+	p.fail(w, info, status, code, msg)
 }

@@ -78,6 +78,7 @@ func (p *Proxy) explain(resp *http.Response, info *requestInfo) {
 	// on an OAuth flow of their own against AgentCore's metadata.
 	resp.Header.Del("WWW-Authenticate")
 	resp.Header.Set(HeaderDiagnosis, d.Reason)
+	info.message = msg
 	setBody(resp, errorBody(info.id, code, msg))
 }
 
