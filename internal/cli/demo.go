@@ -66,11 +66,11 @@ func runDemo(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	routes[0].Auth.Secret = demoClientSecret
-	srv, err := newServer(ctx, routes, logger)
+	srv, err := newServer(ctx, routes, logger, common.serverOptions())
 	if err != nil {
 		return err
 	}
-	return srv.run(ctx, cfg.Listen, common.drainTimeout, func(addr string) {
+	return srv.run(ctx, common.listenOptions(cfg.Listen), func(addr string) {
 		url := "http://" + addr + "/mcp"
 		fmt.Fprintf(env.Stdout, `agentcore-proxy %s demo: an AgentCore Runtime + Cognito emulator runs in this process.
 
@@ -84,8 +84,8 @@ Point an MCP client at it, e.g. in mcp.json (Claude Code, Cursor, VS Code):
 or: claude mcp add --transport http agentcore-demo %s
 or: npx -y mcp-remote %s   (stdio bridge for stdio-only clients)
 
-Health: http://%s/healthz   Ready: http://%s/readyz
+Status page: http://%s/   Metrics: http://%s/metrics   Ready: http://%s/readyz
 Stop with Ctrl-C.
-`, version(), url, emu.RuntimeARN(), emu.EndpointURL(), emu.Issuer(), url, url, url, addr, addr)
+`, version(), url, emu.RuntimeARN(), emu.EndpointURL(), emu.Issuer(), url, url, url, addr, addr, addr)
 	})
 }

@@ -28,10 +28,13 @@ AGENTCORE_PROXY_CLIENT_SECRET, never from a flag (command lines show in ps).
 
 // commonFlags are shared by serve and demo.
 type commonFlags struct {
-	listen       string
-	logFormat    string
-	logLevel     string
-	drainTimeout time.Duration
+	listen        string
+	metricsListen string
+	logFormat     string
+	logLevel      string
+	drainTimeout  time.Duration
+	toolNames     bool
+	maxToolNames  int
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -39,6 +42,22 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.logFormat, "log-format", "auto", "log format: `text`, json, or auto (text on a terminal, JSON otherwise)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 15*time.Second, "on shutdown, how long open requests and streams may finish")
+	fs.StringVar(&c.metricsListen, "metrics-listen", "", "serve /metrics on this `host:port` instead of --listen (e.g. for a pod's metrics port)")
+	fs.BoolVar(&c.toolNames, "metrics-tool-names", false, "count tools/call by tool name in agentcore_proxy_tool_calls_total (opt-in: names are chosen by the server)")
+	fs.IntVar(&c.maxToolNames, "metrics-max-tool-names", 100, "with --metrics-tool-names: distinct names per route before the rest count as other")
+}
+
+// serverOptions returns the options the flags ask for.
+func (c *commonFlags) serverOptions() serverOptions {
+	if !c.toolNames {
+		return serverOptions{}
+	}
+	return serverOptions{maxToolNames: max(c.maxToolNames, 1)}
+}
+
+// listenOptions returns where to serve, with addr overriding --listen.
+func (c *commonFlags) listenOptions(addr string) listenOptions {
+	return listenOptions{addr: addr, metricsAddr: c.metricsListen, drain: c.drainTimeout}
 }
 
 // logger builds the logger the flags ask for, or an error naming the flag.
@@ -128,11 +147,11 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	srv, err := newServer(ctx, routes, logger)
+	srv, err := newServer(ctx, routes, logger, common.serverOptions())
 	if err != nil {
 		return err
 	}
-	return srv.run(ctx, cfg.Listen, common.drainTimeout, func(addr string) {
+	return srv.run(ctx, common.listenOptions(cfg.Listen), func(addr string) {
 		fmt.Fprintf(env.Stdout, "agentcore-proxy %s listening on http://%s\n", version(), addr)
 		for _, r := range routes {
 			fmt.Fprintf(env.Stdout, "  http://%s%s -> %s (route %s)\n", addr, r.Path, describeUpstream(r), r.Name)

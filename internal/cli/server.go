@@ -2,14 +2,12 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
-	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
@@ -30,12 +28,28 @@ type server struct {
 	// host share connections; run closes its idle ones at the end.
 	upstream *http.Transport
 	metrics  *metrics
+	recorder *recorder
 }
 
 type route struct {
 	config.Resolved
 	handler http.Handler
 	tokens  *tokencache.Cache // nil for routes without auth
+	// claims summarises the claims of the last token that passed the
+	// checks, for the status page.
+	claims *atomic.Pointer[string]
+}
+
+// serverOptions are the serve flags that shape the server.
+type serverOptions struct {
+	// maxToolNames caps distinct tool names in metrics; 0 leaves them out.
+	maxToolNames int
+}
+
+// sharedCache is a token cache and what the routes sharing it show.
+type sharedCache struct {
+	cache  *tokencache.Cache
+	claims *atomic.Pointer[string]
 }
 
 // discoveryTimeout bounds each discovery fetch at start-up.
@@ -46,28 +60,29 @@ const discoveryTimeout = 15 * time.Second
 // start-up; the token caches live until run has drained the server, so that
 // requests finishing after a signal still get tokens. Every problem is
 // reported, each naming its setting.
-func newServer(ctx context.Context, routes []config.Resolved, logger *slog.Logger) (_ *server, err error) {
+func newServer(ctx context.Context, routes []config.Resolved, logger *slog.Logger, opts serverOptions) (_ *server, err error) {
 	life, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() {
 		if err != nil {
 			stop()
 		}
 	}()
-	s := &server{logger: logger, stop: stop, upstream: proxy.NewTransport(), metrics: newMetrics()}
+	s := &server{logger: logger, stop: stop, upstream: proxy.NewTransport(), metrics: newMetrics(opts.maxToolNames), recorder: newRecorder()}
 	client := &http.Client{Timeout: discoveryTimeout, Transport: proxy.NewTransport()}
 	defer client.CloseIdleConnections()
 	discovered := map[string]*tokencache.Discovery{}
-	caches := map[string]*tokencache.Cache{}
+	caches := map[string]sharedCache{}
 	var errs []error
 	for _, r := range routes {
 		rt := &route{Resolved: r}
 		var err error
-		if a := r.Auth; a != nil {
-			rt.tokens, err = s.tokenCache(ctx, life, r, client, discovered, caches)
+		if r.Auth != nil {
+			shared, err := s.tokenCache(ctx, life, r, client, discovered, caches)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
+			rt.tokens, rt.claims = shared.cache, shared.claims
 		}
 		opts := proxy.Options{
 			Route:     r.Name,
@@ -78,6 +93,12 @@ func newServer(ctx context.Context, routes []config.Resolved, logger *slog.Logge
 			Upstream:  upstreamContext(r),
 
 			OnDiagnosis: s.metrics.onDiagnosis(r.Name),
+			OnStream:    s.metrics.onStream(r.Name),
+			OnDone: func(sum proxy.Summary) {
+				s.metrics.observe(sum)
+				s.recorder.observe(sum)
+				logRequest(logger, sum)
+			},
 		}
 		if rt.tokens != nil {
 			opts.Tokens = rt.tokens
@@ -87,7 +108,7 @@ func newServer(ctx context.Context, routes []config.Resolved, logger *slog.Logge
 			errs = append(errs, fmt.Errorf("route %s: %w", r.Name, err))
 			continue
 		}
-		rt.handler = p
+		rt.handler = s.metrics.inflightHandler(r.Name, p)
 		s.routes = append(s.routes, rt)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -107,22 +128,24 @@ func newServer(ctx context.Context, routes []config.Resolved, logger *slog.Logge
 // that have the same token URL, client, scopes and authorizer rules. Each
 // fetched token is checked against the rules before it is cached. ctx bounds
 // discovery; the cache and key set live as long as life.
-func (s *server) tokenCache(ctx, life context.Context, r config.Resolved, client *http.Client, discovered map[string]*tokencache.Discovery, caches map[string]*tokencache.Cache) (*tokencache.Cache, error) {
+func (s *server) tokenCache(ctx, life context.Context, r config.Resolved, client *http.Client, discovered map[string]*tokencache.Discovery, caches map[string]sharedCache) (sharedCache, error) {
 	a := r.Auth
 	d, err := discover(ctx, client, a, discovered)
 	if err != nil {
-		return nil, err
+		return sharedCache{}, err
 	}
 	cfg, err := cacheConfig(r, d, s.logger.With("route", r.Name))
 	if err != nil {
-		return nil, err
+		return sharedCache{}, err
 	}
+	cfg.OnFetch = s.metrics.onFetch(r.Name)
 	scopes := slices.Clone(a.Scopes)
 	slices.Sort(scopes)
 	key := fmt.Sprintf("%s\x00%s\x00%v\x00%q\x00%+v", cfg.TokenURL, a.ClientID, a.PostAuth, scopes, r.Rules)
-	if c := caches[key]; c != nil {
+	if c, ok := caches[key]; ok {
 		return c, nil
 	}
+	shared := sharedCache{claims: &atomic.Pointer[string]{}}
 	if d.Issuer != "" {
 		checker, err := jwtcheck.New(life, jwtcheck.Config{
 			Issuer:    d.Issuer,
@@ -132,22 +155,26 @@ func (s *server) tokenCache(ctx, life context.Context, r config.Resolved, client
 			OnRefresh: s.metrics.onJWKSRefresh(r.Name),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("route %s: %w", r.Name, err)
+			return sharedCache{}, fmt.Errorf("route %s: %w", r.Name, err)
 		}
 		cfg.Check = func(token string) error {
-			_, err := checker.Check(token)
+			claims, err := checker.Check(token)
+			if err == nil {
+				summary := claims.Summary()
+				shared.claims.Store(&summary)
+			}
 			return err
 		}
 	} else {
 		s.logger.Warn("tokens are not checked before sending: give --discovery-url for the issuer and key set", "route", r.Name)
 	}
-	c, err := tokencache.New(life, cfg)
+	shared.cache, err = tokencache.New(life, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("route %s: %w", r.Name, err)
+		return sharedCache{}, fmt.Errorf("route %s: %w", r.Name, err)
 	}
-	caches[key] = c
-	s.caches = append(s.caches, c)
-	return c, nil
+	caches[key] = shared
+	s.caches = append(s.caches, shared.cache)
+	return shared, nil
 }
 
 // discover fetches the route's discovery document once per URL; a route
@@ -180,110 +207,4 @@ func upstreamContext(r config.Resolved) proxy.UpstreamContext {
 		uc.ClientID = r.Auth.ClientID
 	}
 	return uc
-}
-
-// handler routes requests: each route's path, /healthz, /readyz, and a JSON
-// 404 that lists the routes for anything else.
-func (s *server) handler() http.Handler {
-	mux := http.NewServeMux()
-	for _, r := range s.routes {
-		mux.Handle(r.Path, r.handler)
-	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", s.metrics.handler())
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		var paths []string
-		for _, rt := range s.routes {
-			paths = append(paths, rt.Path)
-		}
-		proxy.WriteError(w, http.StatusNotFound, nil, proxy.CodeInvalidRequest,
-			fmt.Sprintf("agentcore-proxy: no route at %s; MCP endpoints here: %s", r.URL.Path, strings.Join(paths, ", ")))
-	})
-	return mux
-}
-
-type routeReadiness struct {
-	Ready       bool      `json:"ready"`
-	Reason      string    `json:"reason,omitempty"`
-	ExpiresAt   time.Time `json:"token_expires_at,omitzero"`
-	Fingerprint string    `json:"token_fingerprint,omitempty"`
-}
-
-// readyz answers 200 when every route that needs a token holds a valid one.
-func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
-	ready := true
-	report := map[string]routeReadiness{}
-	for _, r := range s.routes {
-		rr := routeReadiness{Ready: true}
-		if r.tokens != nil {
-			st := r.tokens.State()
-			rr = routeReadiness{Ready: st.Valid, ExpiresAt: st.ExpiresAt, Fingerprint: st.Fingerprint}
-			if !st.Valid {
-				rr.Reason = "no valid access token yet"
-				if st.LastError != nil {
-					rr.Reason = st.LastError.Error()
-				}
-			}
-		}
-		ready = ready && rr.Ready
-		report[r.Name] = rr
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	if !ready {
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}
-	json.NewEncoder(w).Encode(map[string]any{"ready": ready, "routes": report})
-}
-
-// run listens on addr, calls started with the bound address, and serves
-// until ctx is done; then it stops accepting, lets open requests finish for
-// up to drain, cancels the rest, and waits for the token caches to stop.
-func (s *server) run(ctx context.Context, addr string, drain time.Duration, started func(addr string)) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		s.stop()
-		return fmt.Errorf("--listen %q: %w", addr, err)
-	}
-	// Request contexts derive from base, which is cancelled when the drain
-	// time is up so that streams end instead of holding Shutdown forever.
-	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelBase()
-	srv := &http.Server{
-		Handler:           s.handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    1 << 20,
-		BaseContext:       func(net.Listener) context.Context { return base },
-		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
-	}
-	started(ln.Addr().String())
-	s.logger.Info("listening", "addr", ln.Addr().String(), "routes", len(s.routes))
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		s.stop()
-		return fmt.Errorf("serving on %s: %w", addr, err)
-	case <-ctx.Done():
-	}
-	s.logger.Info("shutting down", "drain_timeout", drain.String())
-	dctx, cancel := context.WithTimeout(context.Background(), drain)
-	defer cancel()
-	if err := srv.Shutdown(dctx); err != nil {
-		s.logger.Warn("drain time up; cancelling open requests", "err", err)
-		cancelBase()
-		srv.Close()
-	}
-	<-errc
-	s.upstream.CloseIdleConnections()
-	s.stop()
-	for _, c := range s.caches {
-		<-c.Done()
-	}
-	return nil
 }
