@@ -5,9 +5,14 @@ LDFLAGS := -s -w -X github.com/agentcore-proxy/agentcore-proxy/internal/cli.Vers
 FUZZTIME ?= 5s
 NPM_STAMP := e2e/npm/node_modules/.package-lock.json
 
-.PHONY: test vet unit fuzz build demo
+.PHONY: test vet unit fuzz build demo monitoring
 
-test: vet unit fuzz
+test: vet unit fuzz monitoring
+
+# The monitoring assets (deploy/) are a separate module; their tests need
+# promtool (apt-get install --no-install-recommends prometheus).
+monitoring:
+	cd deploy && go vet ./... && go test -count=1 ./...
 
 vet:
 	go vet ./...

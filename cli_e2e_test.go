@@ -93,6 +93,7 @@ func TestBadInputExitsWithOneClearLine(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
+			secretScan(t, stderr.String())
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
 				t.Fatalf("exit = %v, want status 1\nstderr: %s", err, stderr.String())

@@ -245,6 +245,9 @@ func TestRuntimeSessionIDTooShort(t *testing.T) {
 		!strings.Contains(reply.Error.Message, proxy.HeaderRuntimeSessionID) || !strings.Contains(reply.Error.Message, "33") {
 		t.Errorf("short runtime session id: %d %+v id=%s; want 400 naming the header and the 33-character minimum, with id 3", resp.StatusCode, reply.Error, reply.ID)
 	}
+	if got := resp.Header.Get(proxy.HeaderDiagnosis); got != proxy.ReasonSessionIDInvalid {
+		t.Errorf("%s = %q, want %q", proxy.HeaderDiagnosis, got, proxy.ReasonSessionIDInvalid)
+	}
 	if n := len(emu.Invocations()); n != 0 {
 		t.Errorf("AgentCore saw %d requests, want 0 (refused before sending)", n)
 	}
