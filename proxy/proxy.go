@@ -25,6 +25,9 @@ import (
 const (
 	HeaderRuntimeSessionID = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
 	HeaderMCPSessionID     = "Mcp-Session-Id"
+	// HeaderInboundToken carries the credential clients present to the
+	// proxy itself; it never travels upstream.
+	HeaderInboundToken = "X-Agentcore-Proxy-Token"
 )
 
 // Runtime session ids outside these bounds get 400 ValidationException from
@@ -51,8 +54,16 @@ type Options struct {
 	Tokens TokenSource
 	// UserAgent is sent upstream instead of the client's.
 	UserAgent string
-	// Transport sends upstream requests; nil means NewTransport().
+	// Transport sends upstream requests; nil means NewTransport with
+	// default options.
 	Transport http.RoundTripper
+	// MaxRetries bounds how often a 409 (session operation in progress) or
+	// 429 (throttled) answer is retried for a method safe to repeat; 0
+	// means DefaultMaxRetries, negative means never.
+	MaxRetries int
+	// RetryToolCalls allows those retries for tools/call too. Off by
+	// default: a tool may not be idempotent.
+	RetryToolCalls bool
 	// Logger receives one line per proxying failure; nil discards.
 	Logger *slog.Logger
 	// MaxReplayBytes bounds the body kept for a retry; 0 means DefaultMaxReplayBytes.
@@ -123,10 +134,13 @@ func New(opts Options) (*Proxy, error) {
 	}
 	transport := opts.Transport
 	if transport == nil {
-		transport = NewTransport()
+		transport = NewTransport(TransportOptions{})
 	}
 	if opts.Tokens != nil {
 		transport = &bearerTransport{base: transport, tokens: opts.Tokens, upstream: opts.Upstream}
+	}
+	if retries := cmp.Or(opts.MaxRetries, DefaultMaxRetries); retries > 0 {
+		transport = &retryTransport{base: transport, max: retries, toolCalls: opts.RetryToolCalls}
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
@@ -179,7 +193,13 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, info *requestInfo)
 	if r.Method == http.MethodPost {
 		if r.Body != nil {
 			prefix, err := p.bufferBody(r, info)
-			if err != nil {
+			var mbe *http.MaxBytesError
+			switch {
+			case errors.As(err, &mbe):
+				p.fail(w, info, http.StatusRequestEntityTooLarge, CodeInvalidRequest,
+					fmt.Sprintf("agentcore-proxy: the request body is larger than %d bytes (--max-body-bytes; AgentCore accepts at most 100 MB)", mbe.Limit))
+				return
+			case err != nil:
 				p.fail(w, info, http.StatusBadRequest, CodeInvalidRequest, "agentcore-proxy: reading the request body: "+err.Error())
 				return
 			}
@@ -251,7 +271,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	// The upstream's own host: servers behind AgentCore, and the MCP SDKs on
 	// loopback, refuse a Host that is not theirs.
 	pr.Out.Host = ""
-	for _, h := range []string{"Authorization", "Proxy-Authorization", "Cookie", "Origin", "Referer"} {
+	for _, h := range []string{"Authorization", "Proxy-Authorization", "Cookie", "Origin", "Referer", HeaderInboundToken} {
 		pr.Out.Header.Del(h)
 	}
 	if p.userAgent != "" {

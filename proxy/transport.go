@@ -1,11 +1,13 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -25,14 +27,28 @@ type TokenError struct{ Err error }
 func (e *TokenError) Error() string { return "obtaining an access token: " + e.Err.Error() }
 func (e *TokenError) Unwrap() error { return e.Err }
 
-// NewTransport returns the upstream transport the proxy uses when Options
-// gives none: a clone of http.DefaultTransport with bounded dial and TLS
-// handshake times and compression off, so that an SSE stream is never held
-// back by a gzip reader.
-func NewTransport() *http.Transport {
+// TransportOptions bound the upstream transport's waits. Zero values take
+// the defaults.
+type TransportOptions struct {
+	// DialTimeout bounds connecting; default 10 s.
+	DialTimeout time.Duration
+	// TLSHandshakeTimeout bounds the TLS handshake; default 10 s.
+	TLSHandshakeTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for the answer's headers once
+	// the request is sent; default none, since a synchronous AgentCore
+	// call may take up to 15 minutes.
+	ResponseHeaderTimeout time.Duration
+}
+
+// NewTransport returns an upstream transport: a clone of
+// http.DefaultTransport with bounded dial and TLS handshake times and
+// compression off, so that an SSE stream is never held back by a gzip
+// reader.
+func NewTransport(opts TransportOptions) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = 10 * time.Second
+	t.DialContext = (&net.Dialer{Timeout: cmp.Or(opts.DialTimeout, 10*time.Second), KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = cmp.Or(opts.TLSHandshakeTimeout, 10*time.Second)
+	t.ResponseHeaderTimeout = opts.ResponseHeaderTimeout
 	t.DisableCompression = true
 	t.MaxIdleConnsPerHost = 64
 	return t
@@ -117,7 +133,10 @@ func withBearer(req *http.Request, token string, body io.ReadCloser) *http.Reque
 func errorStatus(err error) (status, code int, msg string) {
 	var te *TokenError
 	var ne net.Error
+	var mbe *http.MaxBytesError
 	switch {
+	case errors.As(err, &mbe) || strings.Contains(err.Error(), "request body too large"):
+		return http.StatusRequestEntityTooLarge, CodeInvalidRequest, "agentcore-proxy: the request body is larger than --max-body-bytes allows"
 	case errors.As(err, &te):
 		return http.StatusServiceUnavailable, CodeAuth, "agentcore-proxy could not obtain an access token: " + te.Err.Error()
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
