@@ -57,7 +57,7 @@ func (p *runningProxy) MCPURL() string { return p.BaseURL + "/mcp" }
 // Logs returns everything logged so far.
 func (p *runningProxy) Logs() string { return p.stderr.String() }
 
-var listeningRe = regexp.MustCompile(`listening on (http://\S+)|MCP endpoint:\s+(http://\S+)/mcp`)
+var listeningRe = regexp.MustCompile(`listening on (http://\S+|unix:\S+)|MCP endpoint:\s+(http://\S+)/mcp`)
 
 // startProxy runs the command line args in-process, as main does, with env
 // as its environment, and returns once it listens. The test fails if the

@@ -159,7 +159,7 @@ func checkRoute(ctx context.Context, r config.Resolved, routes int) RouteReport 
 	} else {
 		c.add("target", "plain MCP URL "+r.Upstream.Redacted(), nil)
 	}
-	client := &http.Client{Timeout: discoveryTimeout, Transport: proxy.NewTransport()}
+	client := &http.Client{Timeout: discoveryTimeout, Transport: proxy.NewTransport(proxy.TransportOptions{})}
 	defer client.CloseIdleConnections()
 
 	var tokens *tokencache.Cache

@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/statuspage"
@@ -53,7 +56,7 @@ type routeReadiness struct {
 
 // readyz answers 200 when every route that needs a token holds a valid one.
 func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
-	ready := true
+	ready := !s.draining.Load()
 	report := map[string]routeReadiness{}
 	for _, r := range s.routes {
 		rr := routeReadiness{Ready: true}
@@ -75,24 +78,31 @@ func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
 	if !ready {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
-	json.NewEncoder(w).Encode(map[string]any{"ready": ready, "routes": report})
+	json.NewEncoder(w).Encode(map[string]any{"ready": ready, "draining": s.draining.Load(), "routes": report})
 }
 
 // listenOptions say where and how run serves.
 type listenOptions struct {
-	addr        string
+	addr        string // host:port or unix:/path
 	metricsAddr string // "" serves /metrics on addr
 	drain       time.Duration
+	guard       *guard
+
+	readHeaderTimeout, idleTimeout time.Duration
+	maxHeaderBytes                 int
 }
 
 // run listens, calls started with the bound address, and serves until ctx
 // is done; then it stops accepting, lets open requests finish for up to
 // the drain time, cancels the rest, and waits for the token caches to stop.
 func (s *server) run(ctx context.Context, lo listenOptions, started func(addr string)) error {
-	ln, err := net.Listen("tcp", lo.addr)
+	ln, err := listen(lo.addr)
 	if err != nil {
 		s.stop()
 		return fmt.Errorf("--listen %q: %w", lo.addr, err)
+	}
+	if network, path := listenNetwork(lo.addr); network == "unix" {
+		defer os.Remove(path)
 	}
 	if lo.metricsAddr != "" {
 		mln, err := net.Listen("tcp", lo.metricsAddr)
@@ -110,15 +120,23 @@ func (s *server) run(ctx context.Context, lo listenOptions, started func(addr st
 	// time is up so that streams end instead of holding Shutdown forever.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
+	handler := s.handler(lo.metricsAddr == "")
+	if lo.guard != nil {
+		handler = lo.guard.wrap(handler)
+	}
 	srv := &http.Server{
-		Handler:           s.handler(lo.metricsAddr == ""),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    1 << 20,
+		Handler:           handler,
+		ReadHeaderTimeout: cmp.Or(lo.readHeaderTimeout, 10*time.Second),
+		IdleTimeout:       cmp.Or(lo.idleTimeout, 2*time.Minute),
+		MaxHeaderBytes:    cmp.Or(lo.maxHeaderBytes, 1<<20),
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
-	started(ln.Addr().String())
+	bound := ln.Addr().String()
+	if ln.Addr().Network() == "unix" {
+		bound = "unix:" + bound
+	}
+	started(bound)
 	s.logger.Info("listening", "addr", ln.Addr().String(), "routes", len(s.routes))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -128,6 +146,7 @@ func (s *server) run(ctx context.Context, lo listenOptions, started func(addr st
 		return fmt.Errorf("serving on %s: %w", lo.addr, err)
 	case <-ctx.Done():
 	}
+	s.draining.Store(true)
 	s.logger.Info("shutting down", "drain_timeout", lo.drain.String())
 	dctx, cancel := context.WithTimeout(context.Background(), lo.drain)
 	defer cancel()
@@ -150,4 +169,32 @@ func (s *server) metricsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metrics.handler())
 	return mux
+}
+
+// listen opens a TCP address, or a unix socket for "unix:/path" with mode
+// 0600 so that only this user can connect. A stale socket file is removed
+// first; any other file at the path is an error.
+func listen(addr string) (net.Listener, error) {
+	network, path := listenNetwork(addr)
+	if network == "tcp" {
+		return net.Listen("tcp", addr)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("%s exists and is not a socket: remove it or choose another path", path)
+		}
+		os.Remove(path)
+	}
+	// The umask makes the socket private from the start; chmod makes sure.
+	old := syscall.Umask(0o177)
+	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 )
 
 const serveUsage = `agentcore-proxy serve: proxy local MCP clients to an MCP server on AgentCore Runtime.
@@ -35,6 +36,16 @@ type commonFlags struct {
 	drainTimeout  time.Duration
 	toolNames     bool
 	maxToolNames  int
+	guard         guardFlags
+
+	readHeaderTimeout, idleTimeout           time.Duration
+	maxHeaderBytes                           int
+	maxBodyBytes                             int64
+	maxStreamDuration                        time.Duration
+	dialTimeout, tlsTimeout, responseTimeout time.Duration
+	tokenFetchTimeout                        time.Duration
+	maxRetries                               int
+	retryToolCalls                           bool
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -45,19 +56,95 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.metricsListen, "metrics-listen", "", "serve /metrics on this `host:port` instead of --listen (e.g. for a pod's metrics port)")
 	fs.BoolVar(&c.toolNames, "metrics-tool-names", false, "count tools/call by tool name in agentcore_proxy_tool_calls_total (opt-in: names are chosen by the server)")
 	fs.IntVar(&c.maxToolNames, "metrics-max-tool-names", 100, "with --metrics-tool-names: distinct names per route before the rest count as other")
+
+	fs.Var(&c.guard.allowedHosts, "allowed-host", "`host` name clients may use besides loopback names (Host header check against DNS rebinding), repeatable")
+	fs.Var(&c.guard.allowedOrigins, "allowed-origin", "browser `origin` (scheme://host[:port]) allowed besides pages on this machine, repeatable")
+	fs.StringVar(&c.guard.inboundTokenFile, "inbound-token-file", "", "`file` holding a token clients must send in X-Agentcore-Proxy-Token;\nrequired to listen off loopback")
+	fs.BoolVar(&c.guard.insecureNoInboundAuth, "insecure-no-inbound-auth", false, "allow listening off loopback without an inbound credential (logs a warning)")
+
+	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send request headers")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
+	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 1<<20, "largest request header block accepted, in `bytes`")
+	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 100<<20, "largest request body accepted, in `bytes` (AgentCore accepts at most 100 MB); larger gets 413")
+	fs.DurationVar(&c.maxStreamDuration, "max-stream-duration", time.Hour, "longest a request or stream may last (AgentCore ends streams at 60 minutes)")
+	fs.DurationVar(&c.dialTimeout, "upstream-dial-timeout", 10*time.Second, "how long connecting to the upstream may take")
+	fs.DurationVar(&c.tlsTimeout, "upstream-tls-timeout", 10*time.Second, "how long the TLS handshake with the upstream may take")
+	fs.DurationVar(&c.responseTimeout, "upstream-response-header-timeout", 0, "how long to wait for the upstream's answer headers once the request is sent;\n0: no limit (a synchronous AgentCore call may take 15 minutes); a timeout gets 504")
+	fs.DurationVar(&c.tokenFetchTimeout, "token-fetch-timeout", 10*time.Second, "how long one token or key-set request may take")
+	fs.IntVar(&c.maxRetries, "max-retries", 2, "how often a 409 (session busy) or 429 (throttled) answer is retried for initialize, ping and */list; 0: never")
+	fs.BoolVar(&c.retryToolCalls, "retry-tool-calls", false, "retry tools/call on 409 and 429 too (only if your tools are safe to repeat)")
+}
+
+// check reports every bad value of the limit flags.
+func (c *commonFlags) check() error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+		zero bool // 0 allowed
+	}{
+		{"--read-header-timeout", c.readHeaderTimeout, false}, {"--idle-timeout", c.idleTimeout, false},
+		{"--max-stream-duration", c.maxStreamDuration, false}, {"--upstream-dial-timeout", c.dialTimeout, false},
+		{"--upstream-tls-timeout", c.tlsTimeout, false}, {"--upstream-response-header-timeout", c.responseTimeout, true},
+		{"--token-fetch-timeout", c.tokenFetchTimeout, false}, {"--drain-timeout", c.drainTimeout, true},
+	} {
+		if d.v < 0 || d.v == 0 && !d.zero {
+			errs = append(errs, fmt.Errorf("%s %s: want a positive duration such as 30s", d.name, d.v))
+		}
+	}
+	if c.maxHeaderBytes < 4096 {
+		errs = append(errs, fmt.Errorf("--max-header-bytes %d: want at least 4096", c.maxHeaderBytes))
+	}
+	if c.maxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("--max-body-bytes %d: want at least 1024", c.maxBodyBytes))
+	}
+	if c.maxRetries < 0 || c.maxRetries > 10 {
+		errs = append(errs, fmt.Errorf("--max-retries %d: want 0 to 10", c.maxRetries))
+	}
+	return errors.Join(errs...)
 }
 
 // serverOptions returns the options the flags ask for.
 func (c *commonFlags) serverOptions() serverOptions {
-	if !c.toolNames {
-		return serverOptions{}
+	o := serverOptions{
+		transport: proxy.TransportOptions{
+			DialTimeout: c.dialTimeout, TLSHandshakeTimeout: c.tlsTimeout, ResponseHeaderTimeout: c.responseTimeout,
+		},
+		tokenFetchTimeout: c.tokenFetchTimeout,
+		maxRetries:        c.maxRetries,
+		retryToolCalls:    c.retryToolCalls,
+		maxBodyBytes:      c.maxBodyBytes,
+		maxStreamDuration: c.maxStreamDuration,
 	}
-	return serverOptions{maxToolNames: max(c.maxToolNames, 1)}
+	if o.maxRetries == 0 {
+		o.maxRetries = -1 // proxy.Options: negative means never
+	}
+	if c.toolNames {
+		o.maxToolNames = max(c.maxToolNames, 1)
+	}
+	return o
 }
 
-// listenOptions returns where to serve, with addr overriding --listen.
-func (c *commonFlags) listenOptions(addr string) listenOptions {
-	return listenOptions{addr: addr, metricsAddr: c.metricsListen, drain: c.drainTimeout}
+// listenOptions returns where and how to serve, with addr overriding --listen.
+func (c *commonFlags) listenOptions(addr string, g *guard) listenOptions {
+	return listenOptions{addr: addr, metricsAddr: c.metricsListen, drain: c.drainTimeout, guard: g,
+		readHeaderTimeout: c.readHeaderTimeout, idleTimeout: c.idleTimeout, maxHeaderBytes: c.maxHeaderBytes}
+}
+
+// prepare checks the limit flags and builds the inbound guard for listen,
+// logging its warnings.
+func (c *commonFlags) prepare(listen string, logger *slog.Logger) (*guard, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	g, warnings, err := c.guard.newGuard(listen)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		logger.Warn(w)
+	}
+	return g, nil
 }
 
 // logger builds the logger the flags ask for, or an error naming the flag.
@@ -147,14 +234,22 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	g, err := common.prepare(cfg.Listen, logger)
+	if err != nil {
+		return err
+	}
 	srv, err := newServer(ctx, routes, logger, common.serverOptions())
 	if err != nil {
 		return err
 	}
-	return srv.run(ctx, common.listenOptions(cfg.Listen), func(addr string) {
-		fmt.Fprintf(env.Stdout, "agentcore-proxy %s listening on http://%s\n", version(), addr)
+	return srv.run(ctx, common.listenOptions(cfg.Listen, g), func(addr string) {
+		base := "http://" + addr
+		if network, path := listenNetwork(addr); network == "unix" {
+			base = "unix:" + path + " (http)"
+		}
+		fmt.Fprintf(env.Stdout, "agentcore-proxy %s listening on %s\n", version(), base)
 		for _, r := range routes {
-			fmt.Fprintf(env.Stdout, "  http://%s%s -> %s (route %s)\n", addr, r.Path, describeUpstream(r), r.Name)
+			fmt.Fprintf(env.Stdout, "  %s%s -> %s (route %s)\n", base, r.Path, describeUpstream(r), r.Name)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,10 @@ type server struct {
 	logger *slog.Logger
 	// stop ends the token caches' lifetime; run calls it after draining.
 	stop context.CancelFunc
+	// draining is set when shutdown starts, so that /readyz turns false at
+	// once and load balancers stop sending new work.
+	draining atomic.Bool
+	opts     serverOptions
 	// upstream is shared by every route so that routes to one AgentCore
 	// host share connections; run closes its idle ones at the end.
 	upstream *http.Transport
@@ -44,6 +49,16 @@ type route struct {
 type serverOptions struct {
 	// maxToolNames caps distinct tool names in metrics; 0 leaves them out.
 	maxToolNames int
+	// transport bounds the upstream's dial, TLS and answer-header waits.
+	transport proxy.TransportOptions
+	// tokenFetchTimeout bounds one token or key-set request.
+	tokenFetchTimeout time.Duration
+	// maxRetries and retryToolCalls shape retries of 409 and 429.
+	maxRetries     int
+	retryToolCalls bool
+	// maxBodyBytes and maxStreamDuration bound each request.
+	maxBodyBytes      int64
+	maxStreamDuration time.Duration
 }
 
 // sharedCache is a token cache and what the routes sharing it show.
@@ -67,8 +82,9 @@ func newServer(ctx context.Context, routes []config.Resolved, logger *slog.Logge
 			stop()
 		}
 	}()
-	s := &server{logger: logger, stop: stop, upstream: proxy.NewTransport(), metrics: newMetrics(opts.maxToolNames), recorder: newRecorder()}
-	client := &http.Client{Timeout: discoveryTimeout, Transport: proxy.NewTransport()}
+	s := &server{logger: logger, stop: stop, opts: opts, upstream: proxy.NewTransport(opts.transport),
+		metrics: newMetrics(opts.maxToolNames), recorder: newRecorder()}
+	client := &http.Client{Timeout: discoveryTimeout, Transport: proxy.NewTransport(proxy.TransportOptions{})}
 	defer client.CloseIdleConnections()
 	discovered := map[string]*tokencache.Discovery{}
 	caches := map[string]sharedCache{}
@@ -92,6 +108,9 @@ func newServer(ctx context.Context, routes []config.Resolved, logger *slog.Logge
 			Logger:    logger,
 			Upstream:  upstreamContext(r),
 
+			MaxRetries:     s.opts.maxRetries,
+			RetryToolCalls: s.opts.retryToolCalls,
+
 			OnDiagnosis: s.metrics.onDiagnosis(r.Name),
 			OnStream:    s.metrics.onStream(r.Name),
 			OnDone: func(sum proxy.Summary) {
@@ -108,7 +127,7 @@ func newServer(ctx context.Context, routes []config.Resolved, logger *slog.Logge
 			errs = append(errs, fmt.Errorf("route %s: %w", r.Name, err))
 			continue
 		}
-		rt.handler = s.metrics.inflightHandler(r.Name, p)
+		rt.handler = s.metrics.inflightHandler(r.Name, limit(p, s.opts.maxBodyBytes, s.opts.maxStreamDuration))
 		s.routes = append(s.routes, rt)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -139,6 +158,7 @@ func (s *server) tokenCache(ctx, life context.Context, r config.Resolved, client
 		return sharedCache{}, err
 	}
 	cfg.OnFetch = s.metrics.onFetch(r.Name)
+	cfg.HTTPClient = s.idpClient()
 	scopes := slices.Clone(a.Scopes)
 	slices.Sort(scopes)
 	key := fmt.Sprintf("%s\x00%s\x00%v\x00%q\x00%+v", cfg.TokenURL, a.ClientID, a.PostAuth, scopes, r.Rules)
@@ -148,11 +168,12 @@ func (s *server) tokenCache(ctx, life context.Context, r config.Resolved, client
 	shared := sharedCache{claims: &atomic.Pointer[string]{}}
 	if d.Issuer != "" {
 		checker, err := jwtcheck.New(life, jwtcheck.Config{
-			Issuer:    d.Issuer,
-			JWKSURI:   d.JWKSURI,
-			Rules:     r.Rules,
-			Logger:    s.logger.With("route", r.Name),
-			OnRefresh: s.metrics.onJWKSRefresh(r.Name),
+			Issuer:     d.Issuer,
+			JWKSURI:    d.JWKSURI,
+			Rules:      r.Rules,
+			Logger:     s.logger.With("route", r.Name),
+			OnRefresh:  s.metrics.onJWKSRefresh(r.Name),
+			HTTPClient: s.idpClient(),
 		})
 		if err != nil {
 			return sharedCache{}, fmt.Errorf("route %s: %w", r.Name, err)
@@ -207,4 +228,31 @@ func upstreamContext(r config.Resolved) proxy.UpstreamContext {
 		uc.ClientID = r.Auth.ClientID
 	}
 	return uc
+}
+
+// idpClient is the HTTP client for token and key-set requests.
+func (s *server) idpClient() *http.Client {
+	t := proxy.NewTransport(proxy.TransportOptions{DialTimeout: s.opts.transport.DialTimeout, TLSHandshakeTimeout: s.opts.transport.TLSHandshakeTimeout})
+	return &http.Client{Timeout: cmp.Or(s.opts.tokenFetchTimeout, 10*time.Second), Transport: t}
+}
+
+// limit caps a route's request body and how long a request (a stream
+// included) may last.
+func limit(next http.Handler, maxBody int64, maxDuration time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if maxBody > 0 {
+			if r.ContentLength > maxBody {
+				proxy.WriteError(w, http.StatusRequestEntityTooLarge, nil, proxy.CodeInvalidRequest, fmt.Sprintf(
+					"agentcore-proxy: the request body is %d bytes, more than %d (--max-body-bytes; AgentCore accepts at most 100 MB)", r.ContentLength, maxBody))
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		}
+		if maxDuration > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), maxDuration)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -55,7 +55,7 @@ func runToken(ctx context.Context, args []string, env Env) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	client := &http.Client{Timeout: discoveryTimeout, Transport: proxy.NewTransport()}
+	client := &http.Client{Timeout: discoveryTimeout, Transport: proxy.NewTransport(proxy.TransportOptions{})}
 	defer client.CloseIdleConnections()
 	d, err := discover(ctx, client, r.Auth, map[string]*tokencache.Discovery{})
 	if err != nil {

@@ -69,8 +69,12 @@ func (c *Config) Validate(getenv func(string) string) ([]Resolved, error) {
 
 	if c.Listen == "" {
 		bad("%s is empty: give host:port, e.g. 127.0.0.1:8080", c.fieldName(-1, "listen", "--listen"))
+	} else if path, ok := strings.CutPrefix(c.Listen, "unix:"); ok {
+		if !strings.HasPrefix(path, "/") {
+			bad("%s %q: a unix socket needs an absolute path, e.g. unix:/run/agentcore-proxy.sock", c.fieldName(-1, "listen", "--listen"), c.Listen)
+		}
 	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		bad("%s %q: not host:port (e.g. 127.0.0.1:8080)", c.fieldName(-1, "listen", "--listen"), c.Listen)
+		bad("%s %q: not host:port (e.g. 127.0.0.1:8080) or unix:/path", c.fieldName(-1, "listen", "--listen"), c.Listen)
 	}
 	if len(c.Routes) == 0 {
 		if c.fromFlags {
