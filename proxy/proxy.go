@@ -64,6 +64,9 @@ type Options struct {
 	// RetryToolCalls allows those retries for tools/call too. Off by
 	// default: a tool may not be idempotent.
 	RetryToolCalls bool
+	// MaxBodyBytes caps request bodies; larger ones get 413 with a JSON-RPC
+	// error. 0 means no cap.
+	MaxBodyBytes int64
 	// Logger receives one line per proxying failure; nil discards.
 	Logger *slog.Logger
 	// MaxReplayBytes bounds the body kept for a retry; 0 means DefaultMaxReplayBytes.
@@ -90,6 +93,7 @@ type Proxy struct {
 	userAgent   string
 	logger      *slog.Logger
 	maxReplay   int64
+	maxBody     int64
 	upstream    UpstreamContext
 	onDiagnosis func(string, bool)
 	onDone      func(Summary)
@@ -112,6 +116,7 @@ func New(opts Options) (*Proxy, error) {
 		userAgent:   opts.UserAgent,
 		logger:      opts.Logger,
 		maxReplay:   opts.MaxReplayBytes,
+		maxBody:     opts.MaxBodyBytes,
 		upstream:    opts.Upstream,
 		onDiagnosis: func(string, bool) {},
 		onDone:      func(Summary) {},
@@ -191,13 +196,22 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, info *requestInfo)
 		return
 	}
 	if r.Method == http.MethodPost {
+		if p.maxBody > 0 && r.Body != nil {
+			if r.ContentLength > p.maxBody {
+				// Read a little, for the id of the error, and refuse.
+				head, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+				info.sniffed = sniffRequest(head)
+				p.tooLarge(w, info)
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, p.maxBody)
+		}
 		if r.Body != nil {
 			prefix, err := p.bufferBody(r, info)
 			var mbe *http.MaxBytesError
 			switch {
 			case errors.As(err, &mbe):
-				p.fail(w, info, http.StatusRequestEntityTooLarge, CodeInvalidRequest,
-					fmt.Sprintf("agentcore-proxy: the request body is larger than %d bytes (--max-body-bytes; AgentCore accepts at most 100 MB)", mbe.Limit))
+				p.tooLarge(w, info)
 				return
 			case err != nil:
 				p.fail(w, info, http.StatusBadRequest, CodeInvalidRequest, "agentcore-proxy: reading the request body: "+err.Error())
@@ -225,6 +239,12 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, info *requestInfo)
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
 }
 
+// tooLarge refuses a body over MaxBodyBytes.
+func (p *Proxy) tooLarge(w http.ResponseWriter, info *requestInfo) {
+	p.fail(w, info, http.StatusRequestEntityTooLarge, CodeInvalidRequest, fmt.Sprintf(
+		"agentcore-proxy: the request body is larger than %d bytes (--max-body-bytes; AgentCore accepts at most 100 MB)", p.maxBody))
+}
+
 // fail answers a request the proxy itself refuses or cannot serve.
 func (p *Proxy) fail(w http.ResponseWriter, info *requestInfo, status, code int, msg string) {
 	info.message = msg
@@ -237,10 +257,10 @@ func (p *Proxy) fail(w http.ResponseWriter, info *requestInfo, status, code int,
 // unreplayable.
 func (p *Proxy) bufferBody(r *http.Request, info *requestInfo) ([]byte, error) {
 	buf, err := io.ReadAll(io.LimitReader(r.Body, p.maxReplay+1))
+	info.sniffed = sniffRequest(buf) // what was read, even on error: for the id
 	if err != nil {
 		return nil, err
 	}
-	info.sniffed = sniffRequest(buf)
 	if int64(len(buf)) > p.maxReplay {
 		r.Body = prefixedBody(buf, r.Body)
 		r.GetBody = nil

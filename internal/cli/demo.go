@@ -74,7 +74,7 @@ func runDemo(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	return srv.run(ctx, common.listenOptions(cfg.Listen, g), func(addr string) {
+	return srv.run(ctx, common.listenOptions(cfg.Listen, g), func(addr, metricsAddr string) {
 		url := "http://" + addr + "/mcp"
 		fmt.Fprintf(env.Stdout, `agentcore-proxy %s demo: an AgentCore Runtime + Cognito emulator runs in this process.
 

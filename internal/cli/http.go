@@ -25,10 +25,7 @@ func (s *server) handler(withMetrics bool) http.Handler {
 	for _, r := range s.routes {
 		mux.Handle(r.Path, r.handler)
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-	})
+	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if withMetrics {
 		mux.Handle("GET /metrics", s.metrics.handler())
@@ -95,7 +92,7 @@ type listenOptions struct {
 // run listens, calls started with the bound address, and serves until ctx
 // is done; then it stops accepting, lets open requests finish for up to
 // the drain time, cancels the rest, and waits for the token caches to stop.
-func (s *server) run(ctx context.Context, lo listenOptions, started func(addr string)) error {
+func (s *server) run(ctx context.Context, lo listenOptions, started func(addr, metricsAddr string)) error {
 	ln, err := listen(lo.addr)
 	if err != nil {
 		s.stop()
@@ -104,6 +101,7 @@ func (s *server) run(ctx context.Context, lo listenOptions, started func(addr st
 	if network, path := listenNetwork(lo.addr); network == "unix" {
 		defer os.Remove(path)
 	}
+	metricsBound := ""
 	if lo.metricsAddr != "" {
 		mln, err := net.Listen("tcp", lo.metricsAddr)
 		if err != nil {
@@ -114,7 +112,8 @@ func (s *server) run(ctx context.Context, lo listenOptions, started func(addr st
 		msrv := &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
 		go msrv.Serve(mln)
 		defer msrv.Close()
-		s.logger.Info("metrics listening", "addr", mln.Addr().String())
+		metricsBound = mln.Addr().String()
+		s.logger.Info("metrics listening", "addr", metricsBound)
 	}
 	// Request contexts derive from base, which is cancelled when the drain
 	// time is up so that streams end instead of holding Shutdown forever.
@@ -136,7 +135,7 @@ func (s *server) run(ctx context.Context, lo listenOptions, started func(addr st
 	if ln.Addr().Network() == "unix" {
 		bound = "unix:" + bound
 	}
-	started(bound)
+	started(bound, metricsBound)
 	s.logger.Info("listening", "addr", ln.Addr().String(), "routes", len(s.routes))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -164,11 +163,20 @@ func (s *server) run(ctx context.Context, lo listenOptions, started func(addr st
 	return nil
 }
 
-// metricsHandler serves /metrics alone, for --metrics-listen.
+// metricsHandler serves --metrics-listen: /metrics and the probes. This
+// listener stays up while the main one drains, so that /readyz reports the
+// drain to probes at once.
 func (s *server) metricsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
 	return mux
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ok")
 }
 
 // listen opens a TCP address, or a unix socket for "unix:/path" with mode

@@ -242,7 +242,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	return srv.run(ctx, common.listenOptions(cfg.Listen, g), func(addr string) {
+	return srv.run(ctx, common.listenOptions(cfg.Listen, g), func(addr, metricsAddr string) {
 		base := "http://" + addr
 		if network, path := listenNetwork(addr); network == "unix" {
 			base = "unix:" + path + " (http)"
@@ -250,6 +250,9 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		fmt.Fprintf(env.Stdout, "agentcore-proxy %s listening on %s\n", version(), base)
 		for _, r := range routes {
 			fmt.Fprintf(env.Stdout, "  %s%s -> %s (route %s)\n", base, r.Path, describeUpstream(r), r.Name)
+		}
+		if metricsAddr != "" {
+			fmt.Fprintf(env.Stdout, "  metrics and probes on http://%s (/metrics, /healthz, /readyz)\n", metricsAddr)
 		}
 	})
 }

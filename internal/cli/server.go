@@ -110,6 +110,7 @@ func newServer(ctx context.Context, routes []config.Resolved, logger *slog.Logge
 
 			MaxRetries:     s.opts.maxRetries,
 			RetryToolCalls: s.opts.retryToolCalls,
+			MaxBodyBytes:   s.opts.maxBodyBytes,
 
 			OnDiagnosis: s.metrics.onDiagnosis(r.Name),
 			OnStream:    s.metrics.onStream(r.Name),
@@ -127,7 +128,7 @@ func newServer(ctx context.Context, routes []config.Resolved, logger *slog.Logge
 			errs = append(errs, fmt.Errorf("route %s: %w", r.Name, err))
 			continue
 		}
-		rt.handler = s.metrics.inflightHandler(r.Name, limit(p, s.opts.maxBodyBytes, s.opts.maxStreamDuration))
+		rt.handler = s.metrics.inflightHandler(r.Name, limitDuration(p, s.opts.maxStreamDuration))
 		s.routes = append(s.routes, rt)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -236,23 +237,14 @@ func (s *server) idpClient() *http.Client {
 	return &http.Client{Timeout: cmp.Or(s.opts.tokenFetchTimeout, 10*time.Second), Transport: t}
 }
 
-// limit caps a route's request body and how long a request (a stream
-// included) may last.
-func limit(next http.Handler, maxBody int64, maxDuration time.Duration) http.Handler {
+// limitDuration caps how long a request (a stream included) may last.
+func limitDuration(next http.Handler, maxDuration time.Duration) http.Handler {
+	if maxDuration <= 0 {
+		return next
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if maxBody > 0 {
-			if r.ContentLength > maxBody {
-				proxy.WriteError(w, http.StatusRequestEntityTooLarge, nil, proxy.CodeInvalidRequest, fmt.Sprintf(
-					"agentcore-proxy: the request body is %d bytes, more than %d (--max-body-bytes; AgentCore accepts at most 100 MB)", r.ContentLength, maxBody))
-				return
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		}
-		if maxDuration > 0 {
-			ctx, cancel := context.WithTimeout(r.Context(), maxDuration)
-			defer cancel()
-			r = r.WithContext(ctx)
-		}
-		next.ServeHTTP(w, r)
+		ctx, cancel := context.WithTimeout(r.Context(), maxDuration)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
