@@ -248,3 +248,25 @@ func TestPlainUpstreamWithoutAuth(t *testing.T) {
 		t.Errorf("greet_user(Bob) = %q, want %q", got, "hi Bob")
 	}
 }
+
+func TestHealthcheckCommand(t *testing.T) {
+	p := startProxy(t, nil, "serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--upstream-url", "http://"+closedPort(t)+"/mcp")
+	addr := strings.TrimPrefix(p.BaseURL, "http://")
+	tests := []struct {
+		args []string
+		env  map[string]string
+		ok   bool
+	}{
+		{args: []string{"healthcheck", "--listen", addr}, ok: true},
+		{args: []string{"healthcheck"}, env: map[string]string{"AGENTCORE_PROXY_LISTEN": addr}, ok: true},
+		{args: []string{"healthcheck", "--url", p.BaseURL + "/readyz"}, ok: true},
+		{args: []string{"healthcheck", "--listen", closedPort(t)}},
+		{args: []string{"healthcheck", "--url", p.BaseURL + "/nope"}},
+	}
+	for _, tt := range tests {
+		stdout, _, err := runCmd(t, tt.env, tt.args...)
+		if (err == nil) != tt.ok {
+			t.Errorf("%v = %v (%q), want ok=%v", tt.args, err, stdout, tt.ok)
+		}
+	}
+}

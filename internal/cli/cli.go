@@ -51,6 +51,7 @@ Usage:
   agentcore-proxy demo [flags]     run the proxy against an embedded AgentCore + Cognito emulator
   agentcore-proxy doctor [flags]   check every link from configuration to tools/list, with fixes
   agentcore-proxy token [flags]    print a fresh access token (--decode: its claims and check result)
+  agentcore-proxy healthcheck      exit 0 if a running proxy is healthy (for container HEALTHCHECK)
   agentcore-proxy version          print the version
 
 Run "agentcore-proxy COMMAND --help" for a command's flags. Every flag can
@@ -72,6 +73,8 @@ func Run(ctx context.Context, args []string, env Env) error {
 		return runToken(ctx, rest, env)
 	case "doctor":
 		return runDoctor(ctx, rest, env)
+	case "healthcheck":
+		return runHealthcheck(ctx, rest, env)
 	case "version":
 		fs := flag.NewFlagSet("version", flag.ContinueOnError)
 		if err := parse(fs, rest, env, "agentcore-proxy version\n\nPrints the version and the Go version it was built with.\n"); err != nil {
