@@ -5,9 +5,9 @@ LDFLAGS := -s -w -X github.com/agentcore-proxy/agentcore-proxy/internal/cli.Vers
 FUZZTIME ?= 5s
 NPM_STAMP := e2e/npm/node_modules/.package-lock.json
 
-.PHONY: test vet unit fuzz build demo monitoring
+.PHONY: test vet lint tools unit fuzz build demo monitoring
 
-test: vet unit fuzz monitoring
+test: vet lint unit fuzz monitoring
 
 # The monitoring assets (deploy/) are a separate module; their tests need
 # promtool (apt-get install --no-install-recommends prometheus).
@@ -16,6 +16,30 @@ monitoring:
 
 vet:
 	go vet ./...
+
+# Pinned linters, installed into GOBIN (default $GOPATH/bin) by `make tools`;
+# .ci/run installs them first. staticcheck v0.8.2 is release 2026.2.2.
+STATICCHECK_VERSION := v0.8.2
+GOVULNCHECK_VERSION := v1.9.0
+TOOLBIN := $(or $(shell go env GOBIN),$(shell go env GOPATH)/bin)
+# GOVULNDB may name a mirror of the Go vulnerability database (https:// or a
+# local copy as file:///DIR); an https one is probed first and skipped if down.
+GOVULNDB ?= https://vuln.go.dev
+
+tools:
+	go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	go install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+
+lint: tools
+	$(TOOLBIN)/staticcheck ./...
+	cd deploy && $(TOOLBIN)/staticcheck ./...
+	@case "$(GOVULNDB)" in \
+	file://*) ;; \
+	*) if ! curl -fsS -m 5 -o /dev/null "$(GOVULNDB)/index/db.json" 2>/dev/null; then \
+		echo "govulncheck: skipped, $(patsubst https://%,%,$(GOVULNDB)) unreachable from this machine"; exit 0; fi ;; \
+	esac; \
+	echo "govulncheck -db $(GOVULNDB) ./... (and deploy/)"; \
+	$(TOOLBIN)/govulncheck -db "$(GOVULNDB)" ./... && cd deploy && $(TOOLBIN)/govulncheck -db "$(GOVULNDB)" ./...
 
 unit: $(NPM_STAMP)
 	go test -race -count=1 ./...

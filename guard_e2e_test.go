@@ -127,8 +127,12 @@ func TestOffLoopbackNeedsInboundCredential(t *testing.T) {
 	}
 	// Probes need no token.
 	resp, err := http.Get(base + "/healthz")
-	if err != nil || resp.StatusCode != 200 {
-		t.Errorf("/healthz without a token = %v %v, want 200", resp, err)
+	if err != nil {
+		t.Fatalf("GET /healthz without a token: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("GET /healthz without a token = %d, want 200", resp.StatusCode)
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // allLogs collects everything every proxy started by a test wrote, for the
@@ -16,6 +18,12 @@ var testSecrets = []string{testClientSecret, "not-the-secret", "wrong-secret", "
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutine leak after the suite: %v\n", err)
+			code = 1
+		}
+	}
 	if code == 0 {
 		if problems := scanForSecrets(allLogs.String()); len(problems) > 0 {
 			fmt.Fprintf(os.Stderr, "secret scan of %d bytes of logs failed:\n  %s\n", len(allLogs.String()), strings.Join(problems, "\n  "))

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/agentcore-proxy/agentcore-proxy/internal/drain"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/statuspage"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 )
@@ -135,6 +136,7 @@ func (s *server) run(ctx context.Context, lo listenOptions, started func(addr, m
 	if ln.Addr().Network() == "unix" {
 		bound = "unix:" + bound
 	}
+	drain.CloseUnusedOnShutdown(srv)
 	started(bound, metricsBound)
 	s.logger.Info("listening", "addr", ln.Addr().String(), "routes", len(s.routes))
 	errc := make(chan error, 1)

@@ -22,6 +22,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/drain"
 )
 
 // Config describes the emulated Cognito user pool and AgentCore runtime. The zero value is usable:
@@ -164,6 +166,10 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	errLog := slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)
 	e.cogSrv = &http.Server{Handler: e.cognitoHandler(), BaseContext: base, ReadHeaderTimeout: serverReadHeaderTimeout, ErrorLog: errLog}
 	e.acSrv = &http.Server{Handler: e.agentCoreHandler(), BaseContext: base, ReadHeaderTimeout: serverReadHeaderTimeout, ErrorLog: errLog}
+	// A spare connection that never sent a request would hold Close up for
+	// as long as shutdownGrace.
+	drain.CloseUnusedOnShutdown(e.cogSrv)
+	drain.CloseUnusedOnShutdown(e.acSrv)
 
 	e.wg.Add(3)
 	go e.serve(e.cogSrv, cogLn, "cognito")
