@@ -46,7 +46,8 @@ unit: $(NPM_STAMP)
 
 # Short, bounded runs of every fuzz target (seed corpora run in `unit` too).
 FUZZ_TARGETS := proxy:FuzzParseRuntimeARN proxy:FuzzSniffRequest proxy:FuzzDiagnose proxy:FuzzSSEToJSON \
-	internal/config:FuzzParse jwtcheck:FuzzCheckClaims jwtcheck:FuzzDecode
+	internal/config:FuzzParse jwtcheck:FuzzCheckClaims jwtcheck:FuzzDecode \
+	internal/cli:FuzzGuardHeaders internal/cli:FuzzResourceMetadata
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -232,7 +231,35 @@ func (c *checklist) report(r config.Resolved) RouteReport {
 	return RouteReport{Route: r.Name, OK: !c.failed, Steps: c.steps}
 }
 
-var resourceMetadataRe = regexp.MustCompile(`resource_metadata="([^"]+)"`)
+// resourceMetadata returns the resource_metadata parameter of a Bearer
+// challenge (RFC 9728 §5.1), e.g. from
+// WWW-Authenticate: Bearer resource_metadata="https://...". The scheme is
+// case-insensitive; the value must be a quoted string.
+func resourceMetadata(challenge string) (string, bool) {
+	scheme, params, _ := strings.Cut(strings.TrimSpace(challenge), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	for params != "" {
+		var name string
+		name, params, _ = strings.Cut(strings.TrimLeft(params, " ,\t"), "=")
+		quoted, ok := strings.CutPrefix(params, `"`)
+		if !ok {
+			// A token value: skip to the next comma.
+			_, params, _ = strings.Cut(params, ",")
+			continue
+		}
+		value, rest, ok := strings.Cut(quoted, `"`)
+		if !ok {
+			return "", false
+		}
+		if strings.EqualFold(strings.TrimSpace(name), "resource_metadata") && value != "" {
+			return value, true
+		}
+		params = rest
+	}
+	return "", false
+}
 
 // checkMetadata makes an unauthenticated call, follows the
 // WWW-Authenticate challenge to the runtime's RFC 9728 metadata, and checks
@@ -251,17 +278,16 @@ func checkMetadata(ctx context.Context, client *http.Client, r config.Resolved, 
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	challenge := resp.Header.Get("WWW-Authenticate")
-	m := resourceMetadataRe.FindStringSubmatch(challenge)
-	if resp.StatusCode != http.StatusUnauthorized || m == nil {
+	metaRaw, found := resourceMetadata(resp.Header.Get("WWW-Authenticate"))
+	if resp.StatusCode != http.StatusUnauthorized || !found {
 		if dg, ok := proxy.Diagnose(resp.StatusCode, resp.Header, body, upstreamContext(r)); ok {
 			return "", fmt.Errorf("an unauthenticated call got %d without a Bearer challenge: %s", resp.StatusCode, dg.Message())
 		}
 		return "", fmt.Errorf("an unauthenticated call got %d without a Bearer challenge: the runtime may not use an OAuth authorizer", resp.StatusCode)
 	}
-	metaURL, err := proxy.CheckSecureURL(m[1])
+	metaURL, err := proxy.CheckSecureURL(metaRaw)
 	if err != nil {
-		return "", fmt.Errorf("resource_metadata URL %q: %w", m[1], err)
+		return "", fmt.Errorf("resource_metadata URL %q: %w", metaRaw, err)
 	}
 	mreq, _ := http.NewRequestWithContext(ctx, http.MethodGet, metaURL.String(), nil)
 	mreq.Header.Set("User-Agent", UserAgent())
