@@ -89,14 +89,9 @@ func TestJWKSRotationNoFalseRejection(t *testing.T) {
 	if n := metricValue(t, p, "agentcore_proxy_token_rejections_total", "invalid_token"); n != 0 {
 		t.Errorf("tokens rejected up front after the rotation: %v, want 0", n)
 	}
-	resp2, err := http.Get(p.BaseURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp2.Body)
-	resp2.Body.Close()
-	if !strings.Contains(string(body), `agentcore_proxy_jwks_refreshes_total{result="success",route="default"} 2`) {
-		t.Errorf("want exactly 2 key-set fetches (start, and one on the new kid):\n%s", grepLines(string(body), "jwks"))
+	body := scrape(t, p.BaseURL+"/metrics")
+	if !strings.Contains(body, `agentcore_proxy_jwks_refreshes_total{result="success",route="default"} 2`) {
+		t.Errorf("want exactly 2 key-set fetches (start, and one on the new kid):\n%s", grepLines(body, "jwks"))
 	}
 	for reason, n := range emu.Stats().Rejections {
 		t.Errorf("AgentCore rejected %d requests (%s), want none", n, reason)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -19,14 +18,9 @@ import (
 // metricValue reads one sample from the proxy's /metrics.
 func metricValue(t *testing.T, p *runningProxy, name, reason string) float64 {
 	t.Helper()
-	resp, err := http.Get(p.BaseURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body := scrape(t, p.BaseURL+"/metrics")
 	re := regexp.MustCompile(`(?m)^` + name + `\{reason="` + regexp.QuoteMeta(reason) + `",route="default"\} (\S+)$`)
-	m := re.FindSubmatch(body)
+	m := re.FindStringSubmatch(body)
 	if m == nil {
 		return 0
 	}
@@ -225,14 +219,8 @@ func TestEveryReasonExplained(t *testing.T) {
 				if len(emu.Invocations()) != 0 {
 					t.Errorf("AgentCore saw %d requests, want 0 (the token must never be sent)", len(emu.Invocations()))
 				}
-				ready, err := http.Get(p.BaseURL + "/readyz")
-				if err != nil {
-					t.Fatal(err)
-				}
-				body, _ := io.ReadAll(ready.Body)
-				ready.Body.Close()
-				if ready.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "would be rejected") {
-					t.Errorf("/readyz = %d %s; want 503 with the reason", ready.StatusCode, body)
+				if status, body := httpGet(t, p.BaseURL+"/readyz"); status != http.StatusServiceUnavailable || !strings.Contains(body, "would be rejected") {
+					t.Errorf("/readyz = %d %s; want 503 with the reason", status, body)
 				}
 			} else if calls != tt.wantCalls {
 				t.Errorf("AgentCore saw %d requests, want %d", calls, tt.wantCalls)

@@ -79,13 +79,20 @@ agentcore_proxy_inflight_requests{route="default"} 0
 
 func scrape(t *testing.T, url string) string {
 	t.Helper()
+	_, body := httpGet(t, url)
+	return body
+}
+
+// httpGet GETs url and returns the status and body.
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	return resp.StatusCode, string(b)
 }
 
 // TestMetricsCardinalityBounded sends 10,000 requests with random tool

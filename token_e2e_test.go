@@ -306,16 +306,11 @@ func TestProxyFailuresAreJSONRPCErrors(t *testing.T) {
 		if n := len(emu.Invocations()); n != 0 {
 			t.Errorf("AgentCore saw %d requests, want 0", n)
 		}
-		ready, err := http.Get(p.BaseURL + "/readyz")
-		if err != nil {
-			t.Fatal(err)
+		status, body := httpGet(t, p.BaseURL+"/readyz")
+		if status != http.StatusServiceUnavailable || !strings.Contains(body, "invalid_client") {
+			t.Errorf("/readyz = %d %s, want 503 with the reason", status, body)
 		}
-		body, _ := io.ReadAll(ready.Body)
-		ready.Body.Close()
-		if ready.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "invalid_client") {
-			t.Errorf("/readyz = %d %s, want 503 with the reason", ready.StatusCode, body)
-		}
-		if strings.Contains(string(body), "not-the-secret") || strings.Contains(reply.Error.Message, "not-the-secret") {
+		if strings.Contains(body, "not-the-secret") || strings.Contains(reply.Error.Message, "not-the-secret") {
 			t.Errorf("the client secret leaked into a response")
 		}
 	})

@@ -66,15 +66,7 @@ func runDemo(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	routes[0].Auth.Secret = demoClientSecret
-	g, err := common.prepare(cfg.Listen, logger)
-	if err != nil {
-		return err
-	}
-	srv, err := newServer(ctx, routes, logger, common.serverOptions())
-	if err != nil {
-		return err
-	}
-	return srv.run(ctx, common.listenOptions(cfg.Listen, g), func(addr, metricsAddr string) {
+	return common.serve(ctx, cfg.Listen, routes, logger, func(addr, metricsAddr string) {
 		url := "http://" + addr + "/mcp"
 		fmt.Fprintf(env.Stdout, `agentcore-proxy %s demo: an AgentCore Runtime + Cognito emulator runs in this process.
 

@@ -131,20 +131,24 @@ func (c *commonFlags) listenOptions(addr string, g *guard) listenOptions {
 		readHeaderTimeout: c.readHeaderTimeout, idleTimeout: c.idleTimeout, maxHeaderBytes: c.maxHeaderBytes}
 }
 
-// prepare checks the limit flags and builds the inbound guard for listen,
-// logging its warnings.
-func (c *commonFlags) prepare(listen string, logger *slog.Logger) (*guard, error) {
+// serve checks the limit flags, builds the inbound guard for listen, and
+// runs a server for routes until ctx is done; banner prints the addresses.
+func (c *commonFlags) serve(ctx context.Context, listen string, routes []config.Resolved, logger *slog.Logger, banner func(addr, metricsAddr string)) error {
 	if err := c.check(); err != nil {
-		return nil, err
+		return err
 	}
 	g, warnings, err := c.guard.newGuard(listen)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, w := range warnings {
 		logger.Warn(w)
 	}
-	return g, nil
+	srv, err := newServer(ctx, routes, logger, c.serverOptions())
+	if err != nil {
+		return err
+	}
+	return srv.run(ctx, c.listenOptions(listen, g), banner)
 }
 
 // logger builds the logger the flags ask for, or an error naming the flag.
@@ -234,15 +238,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	g, err := common.prepare(cfg.Listen, logger)
-	if err != nil {
-		return err
-	}
-	srv, err := newServer(ctx, routes, logger, common.serverOptions())
-	if err != nil {
-		return err
-	}
-	return srv.run(ctx, common.listenOptions(cfg.Listen, g), func(addr, metricsAddr string) {
+	return common.serve(ctx, cfg.Listen, routes, logger, func(addr, metricsAddr string) {
 		base := "http://" + addr
 		if network, path := listenNetwork(addr); network == "unix" {
 			base = "unix:" + path + " (http)"
