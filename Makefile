@@ -5,14 +5,23 @@ LDFLAGS := -s -w -X github.com/agentcore-proxy/agentcore-proxy/internal/cli.Vers
 FUZZTIME ?= 5s
 NPM_STAMP := e2e/npm/node_modules/.package-lock.json
 
-.PHONY: test vet lint tools unit fuzz build demo monitoring
+.PHONY: test vet lint tools unit fuzz build demo monitoring image smoke
 
-test: vet lint unit fuzz monitoring
+test: vet lint unit fuzz monitoring smoke
 
-# The monitoring assets (deploy/) are a separate module; their tests need
-# promtool (apt-get install --no-install-recommends prometheus).
+# The deploy/ assets are a separate module; their tests need promtool and
+# shellcheck (apt-get install --no-install-recommends prometheus shellcheck).
 monitoring:
 	cd deploy && go vet ./... && go test -count=1 ./...
+
+# The FROM scratch image, built from a binary built here (no base image pulled).
+image:
+	deploy/build-image.sh
+
+# Build that image and run it with podman against the demo emulator
+# (apt-get install podman runc).
+smoke: $(NPM_STAMP)
+	deploy/smoke-test.sh
 
 vet:
 	go vet ./...
