@@ -1,13 +1,18 @@
-# make test: everything CI runs (installs the npm MCP clients on first use).
+# make test: everything CI runs (installs what the tests need on first use).
 # make demo: the proxy in front of its embedded AgentCore + Cognito emulator.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/agentcore-proxy/agentcore-proxy/internal/cli.Version=$(VERSION)
 FUZZTIME ?= 5s
-NPM_STAMP := e2e/npm/node_modules/.package-lock.json
 
-.PHONY: test vet lint tools unit fuzz build demo monitoring image smoke
+.PHONY: test deps vet lint tools unit fuzz build demo monitoring image smoke
 
-test: vet lint unit fuzz monitoring smoke
+# Everything CI runs; on a fresh machine it installs what it needs first.
+test: deps
+	$(MAKE) vet lint unit fuzz monitoring smoke
+
+# Debian packages, Go modules and npm clients the tests need (root or sudo).
+deps:
+	.ci/install-deps
 
 # The deploy/ assets are a separate module; their tests need promtool and
 # shellcheck (apt-get install --no-install-recommends prometheus shellcheck).
@@ -20,7 +25,7 @@ image:
 
 # Build that image and run it with podman against the demo emulator
 # (apt-get install podman runc).
-smoke: $(NPM_STAMP)
+smoke:
 	deploy/smoke-test.sh
 
 vet:
@@ -50,7 +55,7 @@ lint: tools
 	echo "govulncheck -db $(GOVULNDB) ./... (and deploy/)"; \
 	$(TOOLBIN)/govulncheck -db "$(GOVULNDB)" ./... && cd deploy && $(TOOLBIN)/govulncheck -db "$(GOVULNDB)" ./...
 
-unit: $(NPM_STAMP)
+unit:
 	go test -race -count=1 ./...
 
 # Short, bounded runs of every fuzz target (seed corpora run in `unit` too).
@@ -63,9 +68,6 @@ fuzz:
 		echo "go test -fuzz=$${t#*:} -fuzztime=$(FUZZTIME) ./$${t%%:*}"; \
 		go test -run='^$$' -fuzz="^$${t#*:}$$" -fuzztime=$(FUZZTIME) ./$${t%%:*} > /dev/null; \
 	done
-
-$(NPM_STAMP): e2e/npm/package-lock.json
-	npm ci --prefix e2e/npm --no-audit --no-fund
 
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/agentcore-proxy .
