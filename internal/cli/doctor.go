@@ -128,102 +128,103 @@ type checklist struct {
 	failed bool
 }
 
-func (c *checklist) add(name string, detail string, err error) bool {
-	switch {
-	case c.failed:
+// run runs one step unless an earlier one failed.
+func (c *checklist) run(name string, step func() (string, error)) {
+	if c.failed {
 		c.steps = append(c.steps, Step{Name: name, Skipped: true, Detail: "skipped (an earlier step failed)"})
-	case err != nil:
+		return
+	}
+	detail, err := step()
+	if err != nil {
 		c.failed = true
 		c.steps = append(c.steps, Step{Name: name, Detail: err.Error()})
-	default:
-		c.steps = append(c.steps, Step{Name: name, OK: true, Detail: detail})
+		return
 	}
-	return !c.failed
+	c.steps = append(c.steps, Step{Name: name, OK: true, Detail: detail})
 }
 
+// skip records a step that does not apply to this route.
 func (c *checklist) skip(name, why string) {
 	c.steps = append(c.steps, Step{Name: name, Skipped: true, OK: !c.failed, Detail: why})
 }
 
 func checkRoute(ctx context.Context, r config.Resolved, routes int) RouteReport {
 	var c checklist
-	c.add("configuration", fmt.Sprintf("valid (%d route(s); this one at %s)", routes, r.Path), nil)
+	c.run("configuration", func() (string, error) {
+		return fmt.Sprintf("valid (%d route(s); this one at %s)", routes, r.Path), nil
+	})
 	if r.ARN != nil {
-		endpoint := fmt.Sprintf("endpoint %s is in the ARN's region", r.Upstream.Host)
-		if !strings.HasPrefix(r.Upstream.Hostname(), "bedrock-agentcore") {
-			endpoint = fmt.Sprintf("custom endpoint %s (region not checked)", r.Upstream.Host)
-		}
-		c.add("runtime ARN", fmt.Sprintf("partition %s, region %s, account %s, runtime %s, qualifier %s; %s",
-			r.ARN.Partition, r.ARN.Region, r.ARN.Account, r.ARN.RuntimeID, r.Qualifier, endpoint), nil)
+		c.run("runtime ARN", func() (string, error) {
+			endpoint := fmt.Sprintf("endpoint %s is in the ARN's region", r.Upstream.Host)
+			if !strings.HasPrefix(r.Upstream.Hostname(), "bedrock-agentcore") {
+				endpoint = fmt.Sprintf("custom endpoint %s (region not checked)", r.Upstream.Host)
+			}
+			return fmt.Sprintf("partition %s, region %s, account %s, runtime %s, qualifier %s; %s",
+				r.ARN.Partition, r.ARN.Region, r.ARN.Account, r.ARN.RuntimeID, r.Qualifier, endpoint), nil
+		})
 	} else {
-		c.add("target", "plain MCP URL "+r.Upstream.Redacted(), nil)
+		c.run("target", func() (string, error) { return "plain MCP URL " + r.Upstream.Redacted(), nil })
 	}
 	client := &http.Client{Timeout: discoveryTimeout, Transport: proxy.NewTransport(proxy.TransportOptions{})}
 	defer client.CloseIdleConnections()
-
+	// The token cache lives as long as the check: the token step's token is
+	// the one the MCP step sends, so the IdP is asked once.
+	life, stop := context.WithCancel(ctx)
 	var tokens *tokencache.Cache
+	defer func() {
+		stop()
+		if tokens != nil {
+			<-tokens.Done()
+		}
+	}()
+
 	if r.Auth == nil {
 		for _, name := range []string{"discovery", "token", "authorizer rules"} {
 			c.skip(name, "no auth on this route")
 		}
 	} else {
 		var d *tokencache.Discovery
-		var err error
-		d, err = discover(ctx, client, r.Auth, map[string]*tokencache.Discovery{})
-		detail := ""
-		if err == nil {
-			detail = fmt.Sprintf("issuer %s, jwks_uri %s, token_endpoint %s", d.Issuer, d.JWKSURI, cmp.Or(d.TokenEndpoint, "(none)"))
-		}
-		if !c.add("discovery", detail, err) {
-			c.add("token", "", nil)
-			c.add("authorizer rules", "", nil)
-			c.add("protected-resource metadata", "", nil)
-			c.add("MCP initialize and tools/list", "", nil)
-			return c.report(r)
-		}
-		token, err := fetchToken(ctx, r, d)
-		if err == nil {
-			_, claims, derr := jwtcheck.Decode(token)
-			detail = "fingerprint " + jwtcheck.Fingerprint(token)
-			if derr == nil {
+		var token string
+		c.run("discovery", func() (string, error) {
+			var err error
+			d, err = discover(ctx, client, r.Auth, map[string]*tokencache.Discovery{})
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("issuer %s, jwks_uri %s, token_endpoint %s", d.Issuer, d.JWKSURI, cmp.Or(d.TokenEndpoint, "(none)")), nil
+		})
+		c.run("token", func() (string, error) {
+			cfg, err := cacheConfig(r, d, slog.New(slog.DiscardHandler))
+			if err != nil {
+				return "", err
+			}
+			if tokens, err = tokencache.New(life, cfg); err != nil {
+				return "", err
+			}
+			if token, err = tokens.Token(ctx); err != nil {
+				return "", err
+			}
+			detail := "fingerprint " + jwtcheck.Fingerprint(token)
+			if _, claims, err := jwtcheck.Decode(token); err == nil {
 				detail += ", " + claims.Summary()
 			}
-		}
-		c.add("token", detail, err)
-		cctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		if !c.failed {
-			var checker *jwtcheck.Checker
-			checker, err = newChecker(cctx, r, d)
+			return detail, nil
+		})
+		c.run("authorizer rules", func() (string, error) {
+			checker, err := newChecker(life, r, d)
 			if err == nil {
 				_, err = checker.Check(token)
 			}
-			c.add("authorizer rules", "passes "+describeRules(r.Rules), err)
-		} else {
-			c.add("authorizer rules", "", nil)
-		}
+			return "passes " + describeRules(r.Rules), err
+		})
 		if r.ARN != nil {
-			detail, err = checkMetadata(ctx, client, r, d)
-			c.add("protected-resource metadata", detail, err)
-		}
-		if !c.failed {
-			var cfg tokencache.Config
-			if cfg, err = cacheConfig(r, d, slog.New(slog.DiscardHandler)); err == nil {
-				tokens, err = tokencache.New(cctx, cfg)
-			}
-			if err != nil {
-				c.add("MCP initialize and tools/list", "", err)
-			}
+			c.run("protected-resource metadata", func() (string, error) { return checkMetadata(ctx, client, r, d) })
 		}
 	}
 	if r.ARN == nil {
 		c.skip("protected-resource metadata", "not an AgentCore runtime")
 	}
-	detail, err := "", error(nil)
-	if !c.failed {
-		detail, err = checkMCP(ctx, r, tokens)
-	}
-	c.add("MCP initialize and tools/list", detail, err)
+	c.run("MCP initialize and tools/list", func() (string, error) { return checkMCP(ctx, r, tokens) })
 	return c.report(r)
 }
 
