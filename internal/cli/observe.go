@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/statuspage"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
+	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
 
 // maxFailures is how many recent failures the status page keeps.
@@ -87,8 +86,7 @@ func sessionFingerprint(id string) string {
 	if id == "" {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(sum[:4])
+	return tokencache.Fingerprint(id)
 }
 
 // logRequest writes one line per failure, and one per request at debug.

@@ -242,18 +242,6 @@ func (e *Emulator) InvocationURL(qualifier string) string {
 	return u
 }
 
-// Region returns the configured AWS region.
-func (e *Emulator) Region() string { return e.cfg.Region }
-
-// Clients returns a copy of the configured app clients.
-func (e *Emulator) Clients() []Client {
-	out := make([]Client, len(e.cfg.Clients))
-	for i, c := range e.cfg.Clients {
-		out[i] = Client{ID: c.ID, Secret: c.Secret, Scopes: slices.Clone(c.Scopes)}
-	}
-	return out
-}
-
 // SetAuthorizer replaces the authorizer rules. Unlike Config.Authorizer, all-empty lists are taken as
 // they are: only the issuer, signature and expiry are then checked.
 func (e *Emulator) SetAuthorizer(a Authorizer) {
