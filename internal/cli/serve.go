@@ -53,7 +53,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.logFormat, "log-format", "auto", "log format: `text`, json, or auto (text on a terminal, JSON otherwise)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 15*time.Second, "on shutdown, how long open requests and streams may finish")
-	fs.StringVar(&c.metricsListen, "metrics-listen", "", "serve /metrics on this `host:port` instead of --listen (e.g. for a pod's metrics port)")
+	fs.StringVar(&c.metricsListen, "metrics-listen", "", "serve /metrics, /healthz and /readyz on this `host:port` (a pod's metrics and probe port);\nit stays up while --listen drains, so probes see /readyz turn 503 at once")
 	fs.BoolVar(&c.toolNames, "metrics-tool-names", false, "count tools/call by tool name in agentcore_proxy_tool_calls_total (opt-in: names are chosen by the server)")
 	fs.IntVar(&c.maxToolNames, "metrics-max-tool-names", 100, "with --metrics-tool-names: distinct names per route before the rest count as other")
 
