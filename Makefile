@@ -4,11 +4,11 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/agentcore-proxy/agentcore-proxy/internal/cli.Version=$(VERSION)
 FUZZTIME ?= 5s
 
-.PHONY: test deps vet lint tools unit fuzz build demo monitoring image smoke
+.PHONY: test deps vet cross lint tools unit fuzz build demo monitoring image smoke
 
 # Everything CI runs; on a fresh machine it installs what it needs first.
 test: deps
-	$(MAKE) vet lint unit fuzz monitoring smoke
+	$(MAKE) vet cross lint unit fuzz monitoring
 
 # Debian packages, Go modules and npm clients the tests need (root or sudo).
 deps:
@@ -30,6 +30,16 @@ smoke:
 
 vet:
 	go vet ./...
+
+# Every platform users run the proxy on: vet and build for each (unix-only
+# pieces sit behind build tags, with a clear error elsewhere).
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+cross:
+	@set -e; for p in $(PLATFORMS); do \
+		echo "GOOS=$${p%/*} GOARCH=$${p#*/}: go vet, go build"; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} go vet ./...; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} CGO_ENABLED=0 go build -trimpath -o /dev/null .; \
+	done
 
 # Pinned linters, installed into GOBIN (default $GOPATH/bin) by `make tools`;
 # .ci/run installs them first. staticcheck v0.8.2 is release 2026.2.2.
@@ -59,9 +69,9 @@ unit:
 	go test -race -count=1 ./...
 
 # Short, bounded runs of every fuzz target (seed corpora run in `unit` too).
-FUZZ_TARGETS := proxy:FuzzParseRuntimeARN proxy:FuzzSniffRequest proxy:FuzzDiagnose proxy:FuzzSSEToJSON \
+FUZZ_TARGETS := agentcore:FuzzParseRuntimeARN proxy:FuzzSniffRequest proxy:FuzzDiagnose proxy:FuzzSSEToJSON \
 	internal/config:FuzzParse jwtcheck:FuzzCheckClaims jwtcheck:FuzzDecode \
-	internal/cli:FuzzGuardHeaders internal/cli:FuzzResourceMetadata
+	internal/server:FuzzGuardHeaders internal/doctor:FuzzResourceMetadata
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

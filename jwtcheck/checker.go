@@ -190,7 +190,7 @@ func (c *Checker) tokenError(token string, tok *jwt.Token, err error, keyCalled 
 	case errors.Is(keyErr, errNotLoaded):
 		return &RuleError{Err: ErrKeySetNotLoaded, Claim: "kid", Got: kid,
 			Problem: "cannot verify the signature: " + trimPrefix(c.Ready()),
-			Fix:     "check that jwks_uri is reachable from here and --discovery-url is right, or wait for the key set (Checker.WaitReady)"}
+			Fix:     "check that jwks_uri is reachable from here and the discovery URL is right, or wait for the key set (Checker.WaitReady)"}
 	case errors.Is(keyErr, jwkset.ErrKeyNotFound):
 		return &RuleError{Err: ErrUnknownKey, Claim: "kid", Got: kid, Want: "a kid published at " + c.keys.url,
 			Problem: fmt.Sprintf("token's kid %q is not in the key set at %s, even after a refresh", kid, c.keys.url), Fix: fixKey}

@@ -215,3 +215,24 @@ func badNameRune(r rune) bool {
 	}
 	return !strings.ContainsRune("_.-:/", r)
 }
+
+// String renders the rules the way AgentCore's console names them, e.g.
+// "(allowedClients [abc], 1 custom claim rule(s))".
+func (r Rules) String() string {
+	var parts []string
+	add := func(name string, v []string) {
+		if len(v) > 0 {
+			parts = append(parts, fmt.Sprintf("%s %v", name, v))
+		}
+	}
+	add("allowedClients", r.AllowedClients)
+	add("allowedAudience", r.AllowedAudience)
+	add("allowedScopes", r.AllowedScopes)
+	if n := len(r.CustomClaims); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d custom claim rule(s)", n))
+	}
+	if len(parts) == 0 {
+		return "(issuer, signature and expiry only)"
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}

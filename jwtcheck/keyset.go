@@ -11,6 +11,7 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/backoff"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -76,17 +77,19 @@ func newKeySet(ctx context.Context, cfg Config) (*keySet, error) {
 }
 
 // run fetches the key set now, then every interval; after a failure it
-// retries with exponential backoff, keeping the keys it has. It returns when
+// retries with exponential backoff and jitter, keeping the keys it has. It returns when
 // ctx is done.
 func (k *keySet) run(ctx context.Context) {
 	defer close(k.done)
-	backoff := retryMin
+	retry := backoff.Policy{Base: retryMin, Max: retryMax}
+	failures := 0
 	for {
 		wait := k.interval
 		if err := k.fetch(ctx); err != nil {
-			wait, backoff = backoff, min(2*backoff, retryMax)
+			failures++
+			wait = retry.Delay(failures)
 		} else {
-			backoff = retryMin
+			failures = 0
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -11,9 +11,9 @@ const (
 	fixClient  = "add the client id to the runtime's allowedClients, or use the app client the runtime allows"
 	fixIDToken = "request an access token with the client_credentials grant (an ID token has no client_id claim; " +
 		"AgentCore answers 'Claim 'client_id' value mismatch')"
-	fixScope  = "request an allowed scope with --scope, or add the scope to allowedScopes"
-	fixIssuer = "the token comes from another user pool or region: check --discovery-url against the runtime's discoveryUrl"
-	fixKey    = "the token was not signed by the key set at jwks_uri: check --discovery-url, " +
+	fixScope  = "request an allowed scope, or add the scope to allowedScopes"
+	fixIssuer = "the token comes from another user pool or region: check the discovery URL against the runtime's discoveryUrl"
+	fixKey    = "the token was not signed by the key set at jwks_uri: check the discovery URL, " +
 		"or the key was rotated and the key set could not be refreshed"
 )
 

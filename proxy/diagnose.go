@@ -1,92 +1,21 @@
 package proxy
 
 import (
+	"cmp"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
-	"unicode"
-	"unicode/utf8"
-)
 
-// Reason codes of Diagnose. They are stable: the proxy sends them in a
-// response header, uses them as a metric label, and the README lists them.
-const (
-	// ReasonMissingToken means the runtime's OAuth authorizer got no bearer token.
-	ReasonMissingToken = "missing_token"
-	// ReasonClaimClientID means the token's client_id is not in allowedClients
-	// (classically, an ID token was sent instead of an access token).
-	ReasonClaimClientID = "claim_client_id"
-	// ReasonClaimAud means the token's aud is not in allowedAudience (Cognito
-	// access tokens carry no aud).
-	ReasonClaimAud = "claim_aud"
-	// ReasonClaimIss means the token's issuer is not the runtime's discoveryUrl issuer.
-	ReasonClaimIss = "claim_iss"
-	// ReasonClaimScope means the token has none of the runtime's allowedScopes.
-	ReasonClaimScope = "claim_scope"
-	// ReasonClaimOther means a customClaims rule rejected the token.
-	ReasonClaimOther = "claim_other"
-	// ReasonUnparseableToken means the bearer token is not a JWT AgentCore can parse.
-	ReasonUnparseableToken = "unparseable_token"
-	// ReasonExpiredToken means the bearer token has expired.
-	ReasonExpiredToken = "expired_token"
-	// ReasonInvalidToken means the authorizer rejected the token for another reason.
-	ReasonInvalidToken = "invalid_token"
-	// ReasonSigV4Runtime means the runtime authorizes with IAM (SigV4), not OAuth.
-	ReasonSigV4Runtime = "sigv4_runtime"
-	// ReasonMissingAuthPath means AWS answered "Missing Authentication Token" to a
-	// path that is not an invocation endpoint.
-	ReasonMissingAuthPath = "missing_auth_path"
-	// ReasonAccessDenied covers any other 403.
-	ReasonAccessDenied = "access_denied"
-	// ReasonRuntimeNotFound means the ARN, qualifier or region names no runtime endpoint.
-	ReasonRuntimeNotFound = "runtime_not_found"
-	// ReasonSessionNotFound means the MCP session's microVM is gone. The proxy must
-	// keep the 404 status: MCP clients initialize again on a 404.
-	ReasonSessionNotFound = "session_not_found"
-	// ReasonSessionIDInvalid means the runtime session id is outside 33 to 256 characters.
-	ReasonSessionIDInvalid = "session_id_invalid"
-	// ReasonValidationError covers any other 400.
-	ReasonValidationError = "validation_error"
-	// ReasonQuotaExceeded means an AgentCore service quota is exhausted (402).
-	ReasonQuotaExceeded = "quota_exceeded"
-	// ReasonNotAcceptable means the MCP server refused the Accept header (406).
-	ReasonNotAcceptable = "not_acceptable"
-	// ReasonSessionConflict means another operation on the session is in progress (409).
-	ReasonSessionConflict = "session_conflict"
-	// ReasonUnsupportedMediaType means the MCP server refused the Content-Type (415).
-	ReasonUnsupportedMediaType = "unsupported_media_type"
-	// ReasonRuntimeInitTimeout means the runtime's container did not start in time (424).
-	ReasonRuntimeInitTimeout = "runtime_init_timeout"
-	// ReasonRuntimeClientError means the runtime's container failed (other 424s).
-	ReasonRuntimeClientError = "runtime_client_error"
-	// ReasonThrottled means AgentCore throttled the request (429).
-	ReasonThrottled = "throttled"
-	// ReasonUpstreamError means AgentCore or the container failed (5xx).
-	ReasonUpstreamError = "upstream_error"
-	// ReasonUpstreamOther covers any other error status.
-	ReasonUpstreamOther = "upstream_other"
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 )
-
-// Reasons returns every reason code Diagnose can return, in a fixed order,
-// so that a caller can pre-register metric labels or document them.
-func Reasons() []string {
-	return []string{
-		ReasonMissingToken, ReasonClaimClientID, ReasonClaimAud, ReasonClaimIss, ReasonClaimScope,
-		ReasonClaimOther, ReasonUnparseableToken, ReasonExpiredToken, ReasonInvalidToken,
-		ReasonSigV4Runtime, ReasonMissingAuthPath, ReasonAccessDenied, ReasonRuntimeNotFound,
-		ReasonSessionNotFound, ReasonSessionIDInvalid, ReasonValidationError, ReasonQuotaExceeded,
-		ReasonNotAcceptable, ReasonSessionConflict, ReasonUnsupportedMediaType,
-		ReasonRuntimeInitTimeout, ReasonRuntimeClientError, ReasonThrottled, ReasonUpstreamError,
-		ReasonUpstreamOther,
-	}
-}
 
 // Diagnosis explains an upstream error answer.
 type Diagnosis struct {
-	// Reason is a stable reason code, one of the Reason constants.
+	// Reason is a stable reason code from the agentcore catalogue.
 	Reason string
 	// Cause is one sentence: what went wrong, quoting what the upstream said.
 	Cause string
@@ -96,10 +25,10 @@ type Diagnosis struct {
 
 // Limits that keep a diagnosis readable in an MCP client's error line.
 const (
-	diagMaxBody    = 64 << 10 // Diagnose looks at no more of the body
-	diagMaxQuote   = 200      // bytes of the upstream's message quoted in Cause
-	diagMaxField   = 120      // bytes of an UpstreamContext field or claim name
-	diagMaxMessage = 600      // bytes of Message
+	maxDiagnoseBody = 64 << 10 // Diagnose looks at no more of the body
+	maxQuote        = 200      // bytes of the upstream's message quoted in Cause
+	maxField        = 120      // bytes of an UpstreamContext field or claim name
+	maxMessage      = 600      // bytes of Message
 )
 
 // Message returns "Cause. Fix." on one line, for an MCP client to show after
@@ -108,11 +37,11 @@ const (
 func (d Diagnosis) Message() string {
 	var parts []string
 	for _, s := range []string{d.Cause, d.Fix} {
-		if s = diagOneLine(s); s != "" {
-			parts = append(parts, diagSentence(s))
+		if s = oneLine(s); s != "" {
+			parts = append(parts, sentence(s))
 		}
 	}
-	return diagClip(strings.Join(parts, " "), diagMaxMessage)
+	return clip(strings.Join(parts, " "), maxMessage)
 }
 
 // UpstreamContext is what the proxy knows about the route, so that a Fix can
@@ -124,6 +53,9 @@ type UpstreamContext struct {
 	Endpoint   string // host of the upstream, e.g. bedrock-agentcore.us-west-2.amazonaws.com
 	ClientID   string // the M2M client id the proxy uses, "" without auth
 	HadSession bool   // the request carried an Mcp-Session-Id
+	// Names renders the settings a Fix refers to in the user's words (a
+	// flag, a YAML key); nil names them by their keys (agentcore.PlainNames).
+	Names agentcore.Namer
 }
 
 // Diagnose maps an upstream error answer to a Diagnosis whose Cause quotes
@@ -136,24 +68,24 @@ type UpstreamContext struct {
 // from the X-Amzn-Errortype header or a JSON __type field.
 //
 // A 404 to a request that carried an Mcp-Session-Id gives
-// ReasonSessionNotFound means the caller must keep the 404 status, because MCP
-// clients start a new session when they see it.
+// agentcore.ReasonSessionNotFound: the caller must keep the 404 status,
+// because MCP clients start a new session when they see it.
 func Diagnose(status int, header http.Header, body []byte, uc UpstreamContext) (d Diagnosis, ok bool) {
 	if status < 400 {
 		return Diagnosis{}, false
 	}
-	if len(body) > diagMaxBody {
-		body = body[:diagMaxBody]
+	if len(body) > maxDiagnoseBody {
+		body = body[:maxDiagnoseBody]
 	}
-	a := diagParse(status, header, body, uc)
-	d = diagClassify(a, diagCleanContext(uc))
-	d.Cause = diagOneLine(d.Cause)
-	d.Fix = diagOneLine(d.Fix)
+	a := parseAnswer(status, header, body, uc)
+	d = classify(a, cleanContext(uc))
+	d.Cause = oneLine(d.Cause)
+	d.Fix = oneLine(agentcore.Render(d.Fix, uc.Names))
 	return d, true
 }
 
-// diagAnswer is what Diagnose reads from an upstream answer.
-type diagAnswer struct {
+// answer is what Diagnose reads from an upstream answer.
+type answer struct {
 	status    int
 	errType   string // AWS exception name, e.g. ResourceNotFoundException
 	message   string // the upstream's message, one clean line
@@ -166,7 +98,7 @@ type diagAnswer struct {
 	hay string
 }
 
-func (a *diagAnswer) has(keywords ...string) bool {
+func (a *answer) has(keywords ...string) bool {
 	for _, k := range keywords {
 		if strings.Contains(a.hay, k) {
 			return true
@@ -176,7 +108,7 @@ func (a *diagAnswer) has(keywords ...string) bool {
 }
 
 // typeIs reports whether the AWS error type is one of names (case-insensitive).
-func (a *diagAnswer) typeIs(names ...string) bool {
+func (a *answer) typeIs(names ...string) bool {
 	for _, n := range names {
 		if strings.EqualFold(a.errType, n) {
 			return true
@@ -187,7 +119,7 @@ func (a *diagAnswer) typeIs(names ...string) bool {
 
 // quote is the upstream's own words for a Cause: the error type and the
 // message, or a note that there were none.
-func (a *diagAnswer) quote() string {
+func (a *answer) quote() string {
 	switch {
 	case a.errType != "" && a.message != "":
 		return a.errType + `: "` + a.message + `"`
@@ -201,38 +133,38 @@ func (a *diagAnswer) quote() string {
 }
 
 var (
-	// diagClaimRE finds the authorizer's "Claim 'X' value mismatch".
-	diagClaimRE = regexp.MustCompile(`(?i)claim\s*['"\x{2018}\x{2019}]?([^'"\x{2018}\x{2019}\s]{1,64})['"\x{2018}\x{2019}]?\s*value\s+mismatch`)
-	// diagMessageRE recovers a message from JSON cut off at the 64 KiB limit.
-	diagMessageRE = regexp.MustCompile(`(?i)"(?:message|errorMessage|error_description)"\s*:\s*("(?:[^"\\]|\\.)*")`)
-	// diagParamRE reads auth-param pairs of a WWW-Authenticate challenge.
-	diagParamRE = regexp.MustCompile(`(?i)\b(error|error_description)\s*=\s*"([^"]*)"`)
-	// diagTitleRE finds an HTML page's title.
-	diagTitleRE = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
-	// diagTagRE matches HTML tags, scripts and styles to strip.
-	diagTagRE = regexp.MustCompile(`(?is)<(script|style)[^>]*>.*?</(script|style)>|<[^>]*>`)
+	// claimRE finds the authorizer's "Claim 'X' value mismatch".
+	claimRE = regexp.MustCompile(`(?i)claim\s*['"\x{2018}\x{2019}]?([^'"\x{2018}\x{2019}\s]{1,64})['"\x{2018}\x{2019}]?\s*value\s+mismatch`)
+	// messageRE recovers a message from JSON cut off at the 64 KiB limit.
+	messageRE = regexp.MustCompile(`(?i)"(?:message|errorMessage|error_description)"\s*:\s*("(?:[^"\\]|\\.)*")`)
+	// challengeParamRE reads auth-param pairs of a WWW-Authenticate challenge.
+	challengeParamRE = regexp.MustCompile(`(?i)\b(error|error_description)\s*=\s*"([^"]*)"`)
+	// titleRE finds an HTML page's title.
+	titleRE = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
+	// tagRE matches HTML tags, scripts and styles to strip.
+	tagRE = regexp.MustCompile(`(?is)<(script|style)[^>]*>.*?</(script|style)>|<[^>]*>`)
 )
 
-func diagParse(status int, header http.Header, body []byte, uc UpstreamContext) diagAnswer {
-	a := diagAnswer{status: status}
-	msg, typ, rpc := diagBodyMessage(body)
-	if t := diagHeader(header, "X-Amzn-Errortype"); t != "" {
+func parseAnswer(status int, header http.Header, body []byte, uc UpstreamContext) answer {
+	a := answer{status: status}
+	msg, typ, rpc := bodyMessage(body)
+	if t := headerValues(header, "X-Amzn-Errortype"); t != "" {
 		typ = t
 	}
-	a.errType = diagClip(diagOneLine(diagTypeName(typ)), 64)
-	a.message = diagClip(diagOneLine(msg), diagMaxQuote)
+	a.errType = clip(oneLine(awsTypeName(typ)), 64)
+	a.message = clip(oneLine(msg), maxQuote)
 	a.jsonRPC = rpc
-	a.challenge = diagHeader(header, "Www-Authenticate")
+	a.challenge = headerValues(header, "Www-Authenticate")
 
 	var params []string
-	for _, m := range diagParamRE.FindAllStringSubmatch(a.challenge, -1) {
+	for _, m := range challengeParamRE.FindAllStringSubmatch(a.challenge, -1) {
 		params = append(params, m[2])
 	}
 	if a.message == "" && len(params) > 0 {
-		a.message = diagClip(diagOneLine(strings.Join(params, ": ")), diagMaxQuote)
+		a.message = clip(oneLine(strings.Join(params, ": ")), maxQuote)
 	}
 	hay := strings.ToLower(strings.Join([]string{msg, typ, string(body), strings.Join(params, " ")}, "\n"))
-	for _, s := range []string{uc.ARN, EscapeSegment(uc.ARN)} {
+	for _, s := range []string{uc.ARN, agentcore.EscapeSegment(uc.ARN)} {
 		if s != "" {
 			hay = strings.ReplaceAll(hay, strings.ToLower(s), "<arn>")
 		}
@@ -241,9 +173,9 @@ func diagParse(status int, header http.Header, body []byte, uc UpstreamContext) 
 	return a
 }
 
-// diagHeader returns the values of a header joined by ", ", finding it also
+// headerValues returns the values of a header joined by ", ", finding it also
 // when the map was built with a non-canonical key.
-func diagHeader(h http.Header, name string) string {
+func headerValues(h http.Header, name string) string {
 	if v := h.Values(name); len(v) > 0 {
 		return strings.Join(v, ", ")
 	}
@@ -255,11 +187,11 @@ func diagHeader(h http.Header, name string) string {
 	return ""
 }
 
-// diagTypeName reduces an AWS error type to the exception name:
+// awsTypeName reduces an AWS error type to the exception name:
 // "ResourceNotFoundException:http://internal.amazon.com/coral/..." and
 // "com.amazonaws.bedrockagentcore#ResourceNotFoundException" both give
 // "ResourceNotFoundException".
-func diagTypeName(t string) string {
+func awsTypeName(t string) string {
 	t, _, _ = strings.Cut(strings.TrimSpace(t), ":")
 	if i := strings.LastIndexByte(t, '#'); i >= 0 {
 		t = t[i+1:]
@@ -267,21 +199,21 @@ func diagTypeName(t string) string {
 	return strings.TrimSpace(t)
 }
 
-// diagBodyMessage extracts the message and error type of a body in any of
+// bodyMessage extracts the message and error type of a body in any of
 // the shapes upstreams use. rpc reports a JSON-RPC error.
-func diagBodyMessage(body []byte) (msg, typ string, rpc bool) {
+func bodyMessage(body []byte) (msg, typ string, rpc bool) {
 	b := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
 	if len(b) == 0 {
 		return "", "", false
 	}
-	if msg, typ, rpc, ok := diagJSONMessage(b); ok {
+	if msg, typ, rpc, ok := jsonMessage(b); ok {
 		return msg, typ, rpc
 	}
 	// Server-sent events: the MCP server may answer an error as one event.
 	if bytes.HasPrefix(b, []byte("event:")) || bytes.HasPrefix(b, []byte("data:")) || bytes.HasPrefix(b, []byte("id:")) {
 		for _, line := range bytes.Split(b, []byte("\n")) {
 			if data, ok := bytes.CutPrefix(bytes.TrimSpace(line), []byte("data:")); ok {
-				if msg, typ, rpc, ok := diagJSONMessage(bytes.TrimSpace(data)); ok {
+				if msg, typ, rpc, ok := jsonMessage(bytes.TrimSpace(data)); ok {
 					return msg, typ, rpc
 				}
 			}
@@ -289,7 +221,7 @@ func diagBodyMessage(body []byte) (msg, typ string, rpc bool) {
 	}
 	if b[0] == '{' || b[0] == '[' {
 		// JSON, but cut off or malformed: recover a message if one is there.
-		if m := diagMessageRE.FindSubmatch(b); m != nil {
+		if m := messageRE.FindSubmatch(b); m != nil {
 			var s string
 			if json.Unmarshal(m[1], &s) == nil {
 				return s, "", false
@@ -298,19 +230,19 @@ func diagBodyMessage(body []byte) (msg, typ string, rpc bool) {
 		return string(b), "", false
 	}
 	if b[0] == '<' || bytes.Contains(bytes.ToLower(b[:min(len(b), 512)]), []byte("<html")) {
-		if m := diagTitleRE.FindSubmatch(b); m != nil && len(bytes.TrimSpace(m[1])) > 0 {
+		if m := titleRE.FindSubmatch(b); m != nil && len(bytes.TrimSpace(m[1])) > 0 {
 			return string(m[1]), "", false
 		}
-		return diagTagRE.ReplaceAllString(string(b), " "), "", false
+		return tagRE.ReplaceAllString(string(b), " "), "", false
 	}
 	return string(b), "", false
 }
 
-// diagJSONMessage reads a JSON error body: {"message": ...} in any case,
+// jsonMessage reads a JSON error body: {"message": ...} in any case,
 // {"__type": ...}, a JSON-RPC {"error": {"code", "message"}}, an OAuth
 // {"error": "...", "error_description": ...}, or the first element of an array
 // of those. ok is false when b is not a JSON object or array.
-func diagJSONMessage(b []byte) (msg, typ string, rpc, ok bool) {
+func jsonMessage(b []byte) (msg, typ string, rpc, ok bool) {
 	var v any
 	if json.Unmarshal(b, &v) != nil {
 		return "", "", false, false
@@ -322,16 +254,16 @@ func diagJSONMessage(b []byte) (msg, typ string, rpc, ok bool) {
 	if !isObj {
 		return "", "", false, false
 	}
-	msg = diagField(obj, "message", "errorMessage", "error_description", "detail")
-	typ = diagField(obj, "__type", "code", "errorType")
-	switch e := diagLookup(obj, "error").(type) {
+	msg = firstString(obj, "message", "errorMessage", "error_description", "detail")
+	typ = firstString(obj, "__type", "code", "errorType")
+	switch e := lookupFold(obj, "error").(type) {
 	case map[string]any:
 		_, hasCode := e["code"]
-		rpc = hasCode || diagLookup(obj, "jsonrpc") != nil
-		if m := diagField(e, "message", "Message"); m != "" {
+		rpc = hasCode || lookupFold(obj, "jsonrpc") != nil
+		if m := firstString(e, "message", "Message"); m != "" {
 			msg = m
 		}
-		if t := diagField(e, "__type", "type", "Code"); t != "" && typ == "" {
+		if t := firstString(e, "__type", "type", "Code"); t != "" && typ == "" {
 			typ = t
 		}
 	case string:
@@ -345,9 +277,9 @@ func diagJSONMessage(b []byte) (msg, typ string, rpc, ok bool) {
 	return msg, typ, rpc, true
 }
 
-// diagLookup returns obj's value for key, matching the key case-insensitively
+// lookupFold returns obj's value for key, matching the key case-insensitively
 // as AWS's JSON protocols do ("message" and "Message").
-func diagLookup(obj map[string]any, key string) any {
+func lookupFold(obj map[string]any, key string) any {
 	if v, ok := obj[key]; ok {
 		return v
 	}
@@ -359,20 +291,20 @@ func diagLookup(obj map[string]any, key string) any {
 	return nil
 }
 
-// diagField returns the first of keys whose value is a non-empty string.
-func diagField(obj map[string]any, keys ...string) string {
+// firstString returns the first of keys whose value is a non-empty string.
+func firstString(obj map[string]any, keys ...string) string {
 	for _, k := range keys {
-		if s, ok := diagLookup(obj, k).(string); ok && strings.TrimSpace(s) != "" {
+		if s, ok := lookupFold(obj, k).(string); ok && strings.TrimSpace(s) != "" {
 			return s
 		}
 	}
 	return ""
 }
 
-// diagCleanContext makes the route's values safe to print in one short line.
-func diagCleanContext(uc UpstreamContext) UpstreamContext {
+// cleanContext makes the route's values safe to print in one short line.
+func cleanContext(uc UpstreamContext) UpstreamContext {
 	for _, p := range []*string{&uc.ARN, &uc.Region, &uc.Qualifier, &uc.Endpoint, &uc.ClientID} {
-		*p = diagClip(diagOneLine(*p), diagMaxField)
+		*p = clip(oneLine(*p), maxField)
 	}
 	if uc.Qualifier == "" {
 		uc.Qualifier = "DEFAULT"
@@ -380,125 +312,125 @@ func diagCleanContext(uc UpstreamContext) UpstreamContext {
 	return uc
 }
 
-// diagClassify chooses the reason and writes Cause and Fix. Keyword checks
+// classify chooses the reason and writes Cause and Fix. Keyword checks
 // run on a.hay; the status decides first, because AgentCore's statuses are
 // documented and its messages are not.
-func diagClassify(a diagAnswer, uc UpstreamContext) Diagnosis {
+func classify(a answer, uc UpstreamContext) Diagnosis {
 	q := a.quote()
 	switch {
 	case a.status == 401 || a.status == 403:
-		if d, ok := diagAuth(a, uc, q); ok {
+		if d, ok := explainAuth(a, uc, q); ok {
 			return d
 		}
 	case a.status == 404:
-		return diagNotFound(a, uc, q)
+		return explainNotFound(a, uc, q)
 	case a.status == 424 && a.has("not acceptable"):
-		return diagNotAcceptable(q)
+		return explainNotAcceptable(q)
 	case a.status >= 400 && a.status < 500:
 		// AWS JSON protocols sometimes send an exception with another 4xx
 		// status than the documented one; the exception name is more precise.
 		switch {
 		case a.typeIs("ThrottlingException", "TooManyRequestsException"):
-			return diagThrottled(uc, q)
+			return explainThrottled(uc, q)
 		case a.typeIs("ServiceQuotaExceededException"):
-			return diagQuota(uc, q)
+			return explainQuota(uc, q)
 		case a.typeIs("RetryableConflictException", "ConflictException"):
-			return diagConflict(q)
+			return explainConflict(q)
 		}
 	}
 
 	switch s := a.status; {
 	case s == 400:
 		if a.has("runtimesessionid", "runtime-session-id", "greater than or equal to 33") {
-			return Diagnosis{ReasonSessionIDInvalid,
+			return Diagnosis{agentcore.ReasonSessionIDInvalid,
 				fmt.Sprintf("AgentCore rejected the runtime session id (%s)", q),
-				"Send an " + HeaderRuntimeSessionID + " of 33 to 256 characters, or none and AgentCore allocates one"}
+				"Send an " + agentcore.HeaderRuntimeSessionID + " of 33 to 256 characters, or none and AgentCore allocates one"}
 		}
-		return Diagnosis{ReasonValidationError,
+		return Diagnosis{agentcore.ReasonValidationError,
 			fmt.Sprintf("AgentCore or the MCP server rejected the request as invalid (%s)", q),
 			"Check the request the MCP client sent: a JSON-RPC body, and after initialize the Mcp-Session-Id and MCP-Protocol-Version headers"}
 	case s == 402:
-		return diagQuota(uc, q)
+		return explainQuota(uc, q)
 	case s == 406:
-		return diagNotAcceptable(q)
+		return explainNotAcceptable(q)
 	case s == 409:
-		return diagConflict(q)
+		return explainConflict(q)
 	case s == 415:
-		return Diagnosis{ReasonUnsupportedMediaType,
+		return Diagnosis{agentcore.ReasonUnsupportedMediaType,
 			fmt.Sprintf("The MCP server refused the request's Content-Type (%s)", q),
 			"Send the request body as JSON with Content-Type: application/json"}
 	case s == 424 && a.has("initialization time exceeded", "initialization timeout", "init timeout"):
-		return Diagnosis{ReasonRuntimeInitTimeout,
+		return Diagnosis{agentcore.ReasonRuntimeInitTimeout,
 			fmt.Sprintf("The runtime's container did not start in time (%s)", q),
-			"Make the container start faster and listen on 0.0.0.0:8000 at /mcp; " + diagLogs(uc)}
+			"Make the container start faster and listen on 0.0.0.0:8000 at /mcp; " + whereLogs(uc)}
 	case s == 424:
-		return Diagnosis{ReasonRuntimeClientError,
+		return Diagnosis{agentcore.ReasonRuntimeClientError,
 			fmt.Sprintf("The runtime's container failed to answer (%s)", q),
-			"Check that the container serves MCP on 0.0.0.0:8000 at /mcp; " + diagLogs(uc)}
+			"Check that the container serves MCP on 0.0.0.0:8000 at /mcp; " + whereLogs(uc)}
 	case s == 429:
-		return diagThrottled(uc, q)
+		return explainThrottled(uc, q)
 	case s >= 500 && s <= 599:
 		who := "AgentCore or the runtime's container"
 		if uc.ARN == "" {
 			who = "The upstream MCP server"
 		}
-		return Diagnosis{ReasonUpstreamError,
+		return Diagnosis{agentcore.ReasonUpstreamError,
 			fmt.Sprintf("%s failed (%s)", who, q),
-			"Retry; if it persists, " + diagLogs(uc)}
+			"Retry; if it persists, " + whereLogs(uc)}
 	}
-	return Diagnosis{ReasonUpstreamOther,
+	return Diagnosis{agentcore.ReasonUpstreamOther,
 		fmt.Sprintf("The upstream answered with an unexpected error status (%s)", q),
 		"Check the upstream URL and the MCP server's logs"}
 }
 
-// diagAuth explains a 401 or a 403. ok is false for a 403 that fits no rule
+// explainAuth explains a 401 or a 403. ok is false for a 403 that fits no rule
 // of the authorizer, which the caller reports as access_denied.
-func diagAuth(a diagAnswer, uc UpstreamContext, q string) (Diagnosis, bool) {
-	client := "--client-id"
+func explainAuth(a answer, uc UpstreamContext, q string) (Diagnosis, bool) {
+	client := "{client_id}"
 	if uc.ClientID != "" {
 		client = `"` + uc.ClientID + `"`
 	}
-	if m := diagClaimRE.FindStringSubmatch(a.message); m != nil || diagClaimRE.MatchString(a.hay) {
+	if m := claimRE.FindStringSubmatch(a.message); m != nil || claimRE.MatchString(a.hay) {
 		if m == nil {
-			m = diagClaimRE.FindStringSubmatch(a.hay)
+			m = claimRE.FindStringSubmatch(a.hay)
 		}
-		return diagClaim(diagClip(diagOneLine(m[1]), 64), client, q), true
+		return explainClaim(clip(oneLine(m[1]), 64), client, q), true
 	}
 	if a.has("failed to parse token") {
-		return Diagnosis{ReasonUnparseableToken,
+		return Diagnosis{agentcore.ReasonUnparseableToken,
 			fmt.Sprintf("AgentCore could not parse the bearer token as a JWT (%s)", q),
-			fmt.Sprintf("Make --discovery-url (or --token-url) point at the user pool that issues JWT access tokens to %s", client)}, true
+			fmt.Sprintf("Make {discovery_url} (or {token_url}) point at the user pool that issues JWT access tokens to %s", client)}, true
 	}
 	if a.status == 403 && strings.Contains(strings.ToLower(a.challenge), "insufficient_scope") {
-		return diagClaim("scope", client, q), true
+		return explainClaim("scope", client, q), true
 	}
 
 	if a.status == 401 {
 		switch {
 		case a.has("missing authentication token") || uc.ClientID == "":
 			if uc.ClientID != "" {
-				return Diagnosis{ReasonMissingToken,
+				return Diagnosis{agentcore.ReasonMissingToken,
 					fmt.Sprintf("The runtime's OAuth authorizer received no bearer token although the proxy sent one (%s)", q),
-					"Something between the proxy and AgentCore dropped the Authorization header: check --endpoint-url and any HTTP proxy on the way"}, true
+					"Something between the proxy and AgentCore dropped the Authorization header: check {endpoint_url} and any HTTP proxy on the way"}, true
 			}
-			return Diagnosis{ReasonMissingToken,
+			return Diagnosis{agentcore.ReasonMissingToken,
 				fmt.Sprintf("The runtime's OAuth authorizer received no bearer token (%s)", q),
-				"The runtime uses an OAuth authorizer: start the proxy with --client-id, --client-secret-file and --discovery-url of the runtime's user pool"}, true
+				"The runtime uses an OAuth authorizer: start the proxy with {client_id}, {client_secret} and {discovery_url} of the runtime's user pool"}, true
 		case a.has("expired"):
-			return Diagnosis{ReasonExpiredToken,
+			return Diagnosis{agentcore.ReasonExpiredToken,
 				fmt.Sprintf("The runtime's authorizer says the bearer token has expired (%s)", q),
 				fmt.Sprintf("The proxy refreshes tokens before they expire, so check this machine's clock and the access-token lifetime of app client %s", client)}, true
 		}
-		return Diagnosis{ReasonInvalidToken,
+		return Diagnosis{agentcore.ReasonInvalidToken,
 			fmt.Sprintf("The runtime's authorizer rejected the bearer token (%s)", q),
-			"Check that --discovery-url is exactly the runtime's customJWTAuthorizer discoveryUrl, whose jwks_uri holds the keys that sign the token"}, true
+			"Check that {discovery_url} is exactly the runtime's customJWTAuthorizer discoveryUrl, whose jwks_uri holds the keys that sign the token"}, true
 	}
 
 	// 403.
 	if a.has("authorization method mismatch") ||
 		(uc.ClientID != "" && a.challenge == "" && !a.has("missing authentication token") &&
 			(a.has("access_denied") || a.typeIs("AccessDeniedException") || a.has("accessdeniedexception"))) {
-		return Diagnosis{ReasonSigV4Runtime,
+		return Diagnosis{agentcore.ReasonSigV4Runtime,
 			fmt.Sprintf("The runtime is configured for IAM (SigV4) authorization and refuses bearer tokens (%s)", q),
 			fmt.Sprintf("Reconfigure the runtime's inbound authorizer as customJWTAuthorizer with the pool's discoveryUrl and allowedClients %s, or call it with SigV4 instead", client)}, true
 	}
@@ -506,7 +438,7 @@ func diagAuth(a diagAnswer, uc UpstreamContext, q string) (Diagnosis, bool) {
 		if a.jsonRPC {
 			// The authorizer's own form: the runtime got no token.
 			a.status = 401
-			return diagAuth(a, uc, q)
+			return explainAuth(a, uc, q)
 		}
 		endpoint := "https://bedrock-agentcore.REGION.amazonaws.com"
 		if uc.Endpoint != "" && !strings.Contains(uc.Endpoint, "://") {
@@ -514,104 +446,104 @@ func diagAuth(a diagAnswer, uc UpstreamContext, q string) (Diagnosis, bool) {
 		} else if uc.Endpoint != "" {
 			endpoint = uc.Endpoint
 		}
-		return Diagnosis{ReasonMissingAuthPath,
+		return Diagnosis{agentcore.ReasonMissingAuthPath,
 			fmt.Sprintf("The request did not reach a runtime invocation endpoint; AWS answers unknown paths this way (%s)", q),
-			fmt.Sprintf("Let the proxy build the URL from --runtime-arn, which escapes the ARN as one path segment, and give --endpoint-url with no path, such as %s", endpoint)}, true
+			fmt.Sprintf("Let the proxy build the URL from {runtime_arn}, which escapes the ARN as one path segment, and give {endpoint_url} with no path, such as %s", endpoint)}, true
 	}
 	if uc.ARN == "" && a.has("origin") {
-		return Diagnosis{ReasonAccessDenied,
+		return Diagnosis{agentcore.ReasonAccessDenied,
 			fmt.Sprintf("The MCP server refused the request (%s)", q),
 			"Check the MCP server's allowed origins and hosts for requests from the proxy"}, true
 	}
 	if uc.ClientID == "" {
-		return Diagnosis{ReasonAccessDenied,
+		return Diagnosis{agentcore.ReasonAccessDenied,
 			fmt.Sprintf("AgentCore denied access to a request without a bearer token (%s)", q),
-			"If the runtime uses an OAuth authorizer, start the proxy with --client-id, --client-secret-file and --discovery-url; if it uses IAM (SigV4), call it with SigV4 instead"}, true
+			"If the runtime uses an OAuth authorizer, start the proxy with {client_id}, {client_secret} and {discovery_url}; if it uses IAM (SigV4), call it with SigV4 instead"}, true
 	}
-	return Diagnosis{ReasonAccessDenied,
+	return Diagnosis{agentcore.ReasonAccessDenied,
 		fmt.Sprintf("AgentCore denied access (%s)", q),
 		fmt.Sprintf("Check the runtime's authorizer (allowedClients, allowedScopes, customClaims) against the token of client %s", client)}, true
 }
 
-// diagClaim explains an authorizer's "Claim 'name' value mismatch".
-func diagClaim(name, client, q string) Diagnosis {
+// explainClaim explains an authorizer's "Claim 'name' value mismatch".
+func explainClaim(name, client, q string) Diagnosis {
 	switch strings.ToLower(name) {
 	case "client_id":
-		return Diagnosis{ReasonClaimClientID,
+		return Diagnosis{agentcore.ReasonClaimClientID,
 			fmt.Sprintf("The runtime's authorizer rejected the token's client_id claim (%s)", q),
 			fmt.Sprintf("Send an access token, not an ID token (ID tokens have no client_id), and add client %s to the runtime's allowedClients", client)}
 	case "aud":
-		return Diagnosis{ReasonClaimAud,
+		return Diagnosis{agentcore.ReasonClaimAud,
 			fmt.Sprintf("The runtime requires an audience the token does not carry (%s)", q),
 			fmt.Sprintf("Cognito access tokens carry no aud: configure the runtime's allowedClients with %s instead of allowedAudience, or add aud with a V3 pre-token-generation Lambda", client)}
 	case "iss":
-		return Diagnosis{ReasonClaimIss,
+		return Diagnosis{agentcore.ReasonClaimIss,
 			fmt.Sprintf("The token's issuer is not the issuer of the runtime's discoveryUrl (%s)", q),
-			"The runtime's discoveryUrl names another user pool or region than --discovery-url: make them the same"}
+			"The runtime's discoveryUrl names another user pool or region than {discovery_url}: make them the same"}
 	case "scope", "scp":
-		return Diagnosis{ReasonClaimScope,
+		return Diagnosis{agentcore.ReasonClaimScope,
 			fmt.Sprintf("The token carries none of the runtime's allowedScopes (%s)", q),
-			fmt.Sprintf("Request an allowed scope with --scope (RESOURCE_SERVER/SCOPE), or add a scope of client %s to the runtime's allowedScopes", client)}
+			fmt.Sprintf("Request an allowed scope with {scope} (RESOURCE_SERVER/SCOPE), or add a scope of client %s to the runtime's allowedScopes", client)}
 	}
-	return Diagnosis{ReasonClaimOther,
+	return Diagnosis{agentcore.ReasonClaimCustom,
 		fmt.Sprintf("The token's '%s' claim does not satisfy the runtime's customClaims rule (%s)", name, q),
 		fmt.Sprintf("Make the runtime's customClaims rule for '%s' match what the token carries, or add the claim with a pre-token-generation Lambda", name)}
 }
 
-// diagNotFound explains a 404: an unknown runtime, or an MCP session that ended.
-func diagNotFound(a diagAnswer, uc UpstreamContext, q string) Diagnosis {
+// explainNotFound explains a 404: an unknown runtime, or an MCP session that ended.
+func explainNotFound(a answer, uc UpstreamContext, q string) Diagnosis {
 	notFound := a.typeIs("ResourceNotFoundException") || a.has("resourcenotfoundexception", "no endpoint or agent found")
 	if !notFound && uc.HadSession {
-		return Diagnosis{ReasonSessionNotFound,
+		return Diagnosis{agentcore.ReasonSessionNotFound,
 			fmt.Sprintf("The MCP session is gone, as its microVM ends after 15 idle minutes or 8 hours (%s)", q),
 			"The MCP client must send initialize again to start a new session; most clients do so on their own after a 404"}
 	}
 	if !notFound && uc.ARN == "" {
-		return Diagnosis{ReasonUpstreamOther,
+		return Diagnosis{agentcore.ReasonUpstreamOther,
 			fmt.Sprintf("The upstream has no MCP endpoint at this URL (%s)", q),
-			"Check --upstream-url: an MCP server in an AgentCore container serves /mcp on port 8000"}
+			"Check {upstream_url}: an MCP server in an AgentCore container serves /mcp on port 8000"}
 	}
 	if uc.ARN == "" {
-		return Diagnosis{ReasonRuntimeNotFound,
+		return Diagnosis{agentcore.ReasonRuntimeNotFound,
 			fmt.Sprintf("The upstream found no runtime for this URL (%s)", q),
-			"Check --upstream-url, or give --runtime-arn and let the proxy build the invocation URL"}
+			"Check {upstream_url}, or give {runtime_arn} and let the proxy build the invocation URL"}
 	}
-	fix := fmt.Sprintf(`Check that --runtime-arn names an existing runtime, that "%s" is one of its endpoints (--qualifier), and that the endpoint %s is in the ARN's region %s`,
-		uc.Qualifier, diagOr(uc.Endpoint, "host"), diagOr(uc.Region, "(see the ARN)"))
+	fix := fmt.Sprintf(`Check that {runtime_arn} names an existing runtime, that "%s" is one of its endpoints ({qualifier}), and that the endpoint %s is in the ARN's region %s`,
+		uc.Qualifier, cmp.Or(uc.Endpoint, "host"), cmp.Or(uc.Region, "(see the ARN)"))
 	if uc.Region != "" && strings.Contains(uc.Endpoint, "amazonaws.") && !strings.Contains(uc.Endpoint, "."+uc.Region+".") {
-		fix = fmt.Sprintf("The endpoint %s is not in the ARN's region %s: drop --endpoint-url or use bedrock-agentcore.%s.amazonaws.com", uc.Endpoint, uc.Region, uc.Region)
+		fix = fmt.Sprintf("The endpoint %s is not in the ARN's region %s: drop {endpoint_url} or use bedrock-agentcore.%s.amazonaws.com", uc.Endpoint, uc.Region, uc.Region)
 	}
-	return Diagnosis{ReasonRuntimeNotFound,
+	return Diagnosis{agentcore.ReasonRuntimeNotFound,
 		fmt.Sprintf("AgentCore found no runtime endpoint for this ARN and qualifier (%s)", q), fix}
 }
 
-func diagNotAcceptable(q string) Diagnosis {
-	return Diagnosis{ReasonNotAcceptable,
+func explainNotAcceptable(q string) Diagnosis {
+	return Diagnosis{agentcore.ReasonNotAcceptable,
 		fmt.Sprintf("The MCP server refused the Accept header although the proxy sends application/json and text/event-stream (%s)", q),
 		"Report this as an agentcore-proxy bug, with this message and the MCP server's name and version"}
 }
 
-func diagConflict(q string) Diagnosis {
-	return Diagnosis{ReasonSessionConflict,
+func explainConflict(q string) Diagnosis {
+	return Diagnosis{agentcore.ReasonSessionConflict,
 		fmt.Sprintf("Another operation on the same runtime session is still in progress (%s)", q),
 		"Retry in a few seconds; if it persists, send fewer concurrent requests on one session"}
 }
 
-func diagQuota(uc UpstreamContext, q string) Diagnosis {
-	return Diagnosis{ReasonQuotaExceeded,
+func explainQuota(uc UpstreamContext, q string) Diagnosis {
+	return Diagnosis{agentcore.ReasonQuotaExceeded,
 		fmt.Sprintf("An AgentCore service quota is exhausted (%s)", q),
-		fmt.Sprintf("Wait for sessions to end, or request an increase in Service Quotas for Amazon Bedrock AgentCore in %s", diagOr(uc.Region, "the runtime's region"))}
+		fmt.Sprintf("Wait for sessions to end, or request an increase in Service Quotas for Amazon Bedrock AgentCore in %s", cmp.Or(uc.Region, "the runtime's region"))}
 }
 
-func diagThrottled(uc UpstreamContext, q string) Diagnosis {
-	return Diagnosis{ReasonThrottled,
+func explainThrottled(uc UpstreamContext, q string) Diagnosis {
+	return Diagnosis{agentcore.ReasonThrottled,
 		fmt.Sprintf("AgentCore throttled the request (%s)", q),
-		fmt.Sprintf("Send requests more slowly and retry with backoff, or request a quota increase in Service Quotas in %s", diagOr(uc.Region, "the runtime's region"))}
+		fmt.Sprintf("Send requests more slowly and retry with backoff, or request a quota increase in Service Quotas in %s", cmp.Or(uc.Region, "the runtime's region"))}
 }
 
-// diagLogs tells where the runtime's container logs are: AgentCore writes
+// whereLogs tells where the runtime's container logs are: AgentCore writes
 // them to the log group /aws/bedrock-agentcore/runtimes/{runtimeId}-{qualifier}.
-func diagLogs(uc UpstreamContext) string {
+func whereLogs(uc UpstreamContext) string {
 	if uc.ARN == "" {
 		return "check the MCP server's logs"
 	}
@@ -620,51 +552,4 @@ func diagLogs(uc UpstreamContext) string {
 		id = id[i+len("runtime/"):]
 	}
 	return fmt.Sprintf("check the container's logs in CloudWatch log group /aws/bedrock-agentcore/runtimes/%s-%s", id, uc.Qualifier)
-}
-
-func diagOr(s, alt string) string {
-	if s == "" {
-		return alt
-	}
-	return s
-}
-
-// diagOneLine makes s one line of printable, valid UTF-8: invalid bytes
-// become U+FFFD, control characters and line separators become spaces,
-// invisible format characters (such as bidi overrides) are dropped, and runs
-// of spaces collapse.
-func diagOneLine(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		switch {
-		case unicode.IsControl(r), unicode.In(r, unicode.Zl, unicode.Zp):
-			return ' '
-		case unicode.Is(unicode.Cf, r):
-			return -1
-		}
-		return r
-	}, s)
-	return strings.Join(strings.Fields(s), " ")
-}
-
-// diagClip shortens s to at most n bytes without splitting a character,
-// ending it with "…" when it was cut.
-func diagClip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const ellipsis = "…"
-	cut := n - len(ellipsis)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strings.TrimRight(s[:cut], " ") + ellipsis
-}
-
-// diagSentence ends s with a period unless it already ends a sentence.
-func diagSentence(s string) string {
-	if strings.HasSuffix(s, ".") || strings.HasSuffix(s, "!") || strings.HasSuffix(s, "?") {
-		return s
-	}
-	return s + "."
 }

@@ -2,10 +2,11 @@ package proxy
 
 import (
 	"net/http"
-	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 )
 
 const (
@@ -17,11 +18,20 @@ const (
 // without auth configured in the proxy, and a plain MCP URL.
 var (
 	diagOAuth = UpstreamContext{ARN: diagTestARN, Region: "us-west-2", Qualifier: "DEFAULT",
-		Endpoint: "bedrock-agentcore.us-west-2.amazonaws.com", ClientID: "3n4ab5cd6ef7gh"}
+		Endpoint: "bedrock-agentcore.us-west-2.amazonaws.com", ClientID: "3n4ab5cd6ef7gh", Names: flagNames}
 	diagNoAuth = UpstreamContext{ARN: diagTestARN, Region: "us-west-2", Qualifier: "DEFAULT",
-		Endpoint: "bedrock-agentcore.us-west-2.amazonaws.com"}
-	diagPlain = UpstreamContext{Endpoint: "127.0.0.1:8000"}
+		Endpoint: "bedrock-agentcore.us-west-2.amazonaws.com", Names: flagNames}
+	diagPlain = UpstreamContext{Endpoint: "127.0.0.1:8000", Names: flagNames}
 )
+
+// flagNames names settings as agentcore-proxy's flags do, so that fixes read
+// as a command-line user sees them.
+func flagNames(s agentcore.Setting) string {
+	if s == agentcore.SettingClientSecret {
+		return "--client-secret-file"
+	}
+	return "--" + strings.ReplaceAll(string(s), "_", "-")
+}
 
 // diagChallenge is the runtime authorizer's WWW-Authenticate header on every 401.
 func diagChallenge() http.Header {
@@ -50,126 +60,126 @@ func TestDiagnose(t *testing.T) {
 		wantInFix   string
 	}{
 		{name: "no bearer", status: 401, header: diagChallenge(), body: diagRPC("Missing Authentication Token"), uc: diagNoAuth,
-			wantReason: ReasonMissingToken, wantInCause: `"Missing Authentication Token"`, wantInFix: "--client-id"},
+			wantReason: agentcore.ReasonMissingToken, wantInCause: `"Missing Authentication Token"`, wantInFix: "--client-id"},
 		{name: "bearer dropped on the way", status: 401, header: diagChallenge(), body: diagRPC("Missing Authentication Token"), uc: diagOAuth,
-			wantReason: ReasonMissingToken, wantInCause: "although the proxy sent one", wantInFix: "Authorization header"},
+			wantReason: agentcore.ReasonMissingToken, wantInCause: "although the proxy sent one", wantInFix: "Authorization header"},
 		{name: "401 without auth configured", status: 401, header: diagChallenge(), uc: diagNoAuth,
-			wantReason: ReasonMissingToken, wantInCause: "empty body", wantInFix: "--discovery-url"},
+			wantReason: agentcore.ReasonMissingToken, wantInCause: "empty body", wantInFix: "--discovery-url"},
 		{name: "client_id mismatch", status: 401, header: diagChallenge(), body: diagRPC("Claim 'client_id' value mismatch with configuration."), uc: diagOAuth,
-			wantReason: ReasonClaimClientID, wantInCause: `"Claim 'client_id' value mismatch with configuration."`, wantInFix: `not an ID token (ID tokens have no client_id), and add client "3n4ab5cd6ef7gh" to the runtime's allowedClients`},
+			wantReason: agentcore.ReasonClaimClientID, wantInCause: `"Claim 'client_id' value mismatch with configuration."`, wantInFix: `not an ID token (ID tokens have no client_id), and add client "3n4ab5cd6ef7gh" to the runtime's allowedClients`},
 		{name: "aud mismatch", status: 401, header: diagChallenge(), body: diagRPC("Claim 'aud' value mismatch with configuration."), uc: diagOAuth,
-			wantReason: ReasonClaimAud, wantInCause: "Claim 'aud' value mismatch", wantInFix: "V3 pre-token-generation Lambda"},
+			wantReason: agentcore.ReasonClaimAud, wantInCause: "Claim 'aud' value mismatch", wantInFix: "V3 pre-token-generation Lambda"},
 		{name: "aud mismatch at Gateway is 403", status: 403, body: `{"message":"Claim 'aud' value mismatch with configuration."}`, uc: diagOAuth,
-			wantReason: ReasonClaimAud, wantInCause: "Claim 'aud' value mismatch", wantInFix: `allowedClients with "3n4ab5cd6ef7gh" instead of allowedAudience`},
+			wantReason: agentcore.ReasonClaimAud, wantInCause: "Claim 'aud' value mismatch", wantInFix: `allowedClients with "3n4ab5cd6ef7gh" instead of allowedAudience`},
 		{name: "iss mismatch", status: 401, header: diagChallenge(), body: diagRPC("Claim 'iss' value mismatch with configuration."), uc: diagOAuth,
-			wantReason: ReasonClaimIss, wantInCause: "Claim 'iss' value mismatch", wantInFix: "another user pool or region than --discovery-url"},
+			wantReason: agentcore.ReasonClaimIss, wantInCause: "Claim 'iss' value mismatch", wantInFix: "another user pool or region than --discovery-url"},
 		{name: "scope mismatch", status: 401, header: diagChallenge(), body: diagRPC("Claim 'scope' value mismatch with configuration."), uc: diagOAuth,
-			wantReason: ReasonClaimScope, wantInCause: "Claim 'scope' value mismatch", wantInFix: "--scope"},
+			wantReason: agentcore.ReasonClaimScope, wantInCause: "Claim 'scope' value mismatch", wantInFix: "--scope"},
 		{name: "insufficient scope challenge", status: 403, uc: diagOAuth,
 			header:     http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", error_description="scope mcp/write required"`}},
-			wantReason: ReasonClaimScope, wantInCause: "scope mcp/write required", wantInFix: "allowedScopes"},
+			wantReason: agentcore.ReasonClaimScope, wantInCause: "scope mcp/write required", wantInFix: "allowedScopes"},
 		{name: "custom claim", status: 401, header: diagChallenge(), body: diagRPC("Claim 'department' value mismatch with configuration."), uc: diagOAuth,
-			wantReason: ReasonClaimOther, wantInCause: "'department' claim", wantInFix: "customClaims rule for 'department'"},
+			wantReason: agentcore.ReasonClaimCustom, wantInCause: "'department' claim", wantInFix: "customClaims rule for 'department'"},
 		{name: "claim in SSE", status: 401, header: diagChallenge(), uc: diagOAuth,
 			body:       "event: message\ndata: " + diagRPC("Claim 'iss' value mismatch with configuration.") + "\n\n",
-			wantReason: ReasonClaimIss, wantInCause: "Claim 'iss'", wantInFix: "--discovery-url"},
+			wantReason: agentcore.ReasonClaimIss, wantInCause: "Claim 'iss'", wantInFix: "--discovery-url"},
 		{name: "unparseable token", status: 403, header: diagErrType("AccessDeniedException"), body: `{"message":"OAuth authorization failed: Failed to parse token"}`, uc: diagOAuth,
-			wantReason: ReasonUnparseableToken, wantInCause: `AccessDeniedException: "OAuth authorization failed: Failed to parse token"`, wantInFix: "--discovery-url"},
+			wantReason: agentcore.ReasonUnparseableToken, wantInCause: `AccessDeniedException: "OAuth authorization failed: Failed to parse token"`, wantInFix: "--discovery-url"},
 		{name: "expired token", status: 401, header: diagChallenge(), body: diagRPC("Token has expired"), uc: diagOAuth,
-			wantReason: ReasonExpiredToken, wantInCause: `"Token has expired"`, wantInFix: "clock"},
+			wantReason: agentcore.ReasonExpiredToken, wantInCause: `"Token has expired"`, wantInFix: "clock"},
 		{name: "expired in challenge", status: 401, uc: diagOAuth,
 			header:     http.Header{"Www-Authenticate": {`Bearer error="invalid_token", error_description="The access token expired"`}},
-			wantReason: ReasonExpiredToken, wantInCause: "invalid_token: The access token expired", wantInFix: `"3n4ab5cd6ef7gh"`},
+			wantReason: agentcore.ReasonExpiredToken, wantInCause: "invalid_token: The access token expired", wantInFix: `"3n4ab5cd6ef7gh"`},
 		{name: "bad signature", status: 401, header: diagChallenge(), body: diagRPC("Invalid token signature"), uc: diagOAuth,
-			wantReason: ReasonInvalidToken, wantInCause: `"Invalid token signature"`, wantInFix: "--discovery-url is exactly the runtime's customJWTAuthorizer discoveryUrl"},
+			wantReason: agentcore.ReasonInvalidToken, wantInCause: `"Invalid token signature"`, wantInFix: "--discovery-url is exactly the runtime's customJWTAuthorizer discoveryUrl"},
 		{name: "unknown 401", status: 401, body: "Unauthorized", uc: diagOAuth,
-			wantReason: ReasonInvalidToken, wantInCause: `"Unauthorized"`, wantInFix: "--discovery-url"},
+			wantReason: agentcore.ReasonInvalidToken, wantInCause: `"Unauthorized"`, wantInFix: "--discovery-url"},
 		{name: "runtime named expired", status: 401, uc: UpstreamContext{ARN: "arn:aws:bedrock-agentcore:us-west-2:123456789012:runtime/expired_demo-ab12", ClientID: "c"},
 			body:       `{"message":"Unauthorized call to arn:aws:bedrock-agentcore:us-west-2:123456789012:runtime/expired_demo-ab12"}`,
-			wantReason: ReasonInvalidToken, wantInCause: "Unauthorized call", wantInFix: "--discovery-url"},
+			wantReason: agentcore.ReasonInvalidToken, wantInCause: "Unauthorized call", wantInFix: "Check that discovery_url is exactly"},
 		{name: "SigV4 runtime, method mismatch", status: 403, header: diagErrType("AccessDeniedException"), body: `{"message":"Authorization method mismatch"}`, uc: diagOAuth,
-			wantReason: ReasonSigV4Runtime, wantInCause: "IAM (SigV4)", wantInFix: "customJWTAuthorizer"},
+			wantReason: agentcore.ReasonSigV4Runtime, wantInCause: "IAM (SigV4)", wantInFix: "customJWTAuthorizer"},
 		{name: "SigV4 runtime, ACCESS_DENIED", status: 403, body: `{"message":"ACCESS_DENIED"}`, uc: diagOAuth,
-			wantReason: ReasonSigV4Runtime, wantInCause: `"ACCESS_DENIED"`, wantInFix: `allowedClients "3n4ab5cd6ef7gh"`},
+			wantReason: agentcore.ReasonSigV4Runtime, wantInCause: `"ACCESS_DENIED"`, wantInFix: `allowedClients "3n4ab5cd6ef7gh"`},
 		{name: "missing token is a path problem", status: 403, header: diagErrType("MissingAuthenticationTokenException"), body: `{"message":"Missing Authentication Token"}`, uc: diagOAuth,
-			wantReason: ReasonMissingAuthPath, wantInCause: `MissingAuthenticationTokenException: "Missing Authentication Token"`, wantInFix: "--runtime-arn"},
+			wantReason: agentcore.ReasonMissingAuthPath, wantInCause: `MissingAuthenticationTokenException: "Missing Authentication Token"`, wantInFix: "--runtime-arn"},
 		{name: "missing token, lower-case Message", status: 403, body: `{"Message":"missing authentication token"}`, uc: diagNoAuth,
-			wantReason: ReasonMissingAuthPath, wantInCause: `"missing authentication token"`, wantInFix: "with no path, such as https://bedrock-agentcore.us-west-2.amazonaws.com"},
+			wantReason: agentcore.ReasonMissingAuthPath, wantInCause: `"missing authentication token"`, wantInFix: "with no path, such as https://bedrock-agentcore.us-west-2.amazonaws.com"},
 		{name: "missing token in JSON-RPC form at 403", status: 403, body: diagRPC("Missing Authentication Token"), uc: diagNoAuth,
-			wantReason: ReasonMissingToken, wantInCause: "no bearer token", wantInFix: "--client-id"},
+			wantReason: agentcore.ReasonMissingToken, wantInCause: "no bearer token", wantInFix: "--client-id"},
 		{name: "access denied without a bearer", status: 403, header: diagErrType("AccessDeniedException"), body: `{"message":"ACCESS_DENIED"}`, uc: diagNoAuth,
-			wantReason: ReasonAccessDenied, wantInCause: `AccessDeniedException: "ACCESS_DENIED"`, wantInFix: "--client-id"},
+			wantReason: agentcore.ReasonAccessDenied, wantInCause: `AccessDeniedException: "ACCESS_DENIED"`, wantInFix: "--client-id"},
 		{name: "access denied with a challenge", status: 403, header: diagChallenge(), body: `{"message":"Forbidden"}`, uc: diagOAuth,
-			wantReason: ReasonAccessDenied, wantInCause: `"Forbidden"`, wantInFix: `client "3n4ab5cd6ef7gh"`},
+			wantReason: agentcore.ReasonAccessDenied, wantInCause: `"Forbidden"`, wantInFix: `client "3n4ab5cd6ef7gh"`},
 		{name: "runtime not found", status: 404, uc: diagOAuth,
 			header:      diagErrType("ResourceNotFoundException:http://internal.amazon.com/coral/com.amazon.bedrock.agentcore/"),
 			body:        `{"message":"No endpoint or agent found with qualifier 'DEFAULT' for agent '` + diagTestARN + `'"}`,
-			wantReason:  ReasonRuntimeNotFound,
+			wantReason:  agentcore.ReasonRuntimeNotFound,
 			wantInCause: `ResourceNotFoundException: "No endpoint or agent found with qualifier 'DEFAULT' for agent`,
 			wantInFix:   `that "DEFAULT" is one of its endpoints (--qualifier), and that the endpoint bedrock-agentcore.us-west-2.amazonaws.com is in the ARN's region us-west-2`},
 		{name: "runtime not found, endpoint in another region", status: 404,
 			uc:          UpstreamContext{ARN: diagTestARN, Region: "us-west-2", Qualifier: "prod", Endpoint: "bedrock-agentcore.us-east-1.amazonaws.com", HadSession: true},
 			body:        `{"message":"No endpoint or agent found with qualifier 'prod' for agent '` + diagTestARN + `'"}`,
-			wantReason:  ReasonRuntimeNotFound,
+			wantReason:  agentcore.ReasonRuntimeNotFound,
 			wantInCause: "No endpoint or agent found with qualifier 'prod'",
 			wantInFix:   "bedrock-agentcore.us-east-1.amazonaws.com is not in the ARN's region us-west-2"},
 		{name: "runtime not found by __type", status: 404, body: `{"__type":"com.amazonaws.bedrockagentcore#ResourceNotFoundException","Message":"Runtime not found"}`, uc: withSession(diagOAuth),
-			wantReason: ReasonRuntimeNotFound, wantInCause: `ResourceNotFoundException: "Runtime not found"`, wantInFix: "--runtime-arn"},
+			wantReason: agentcore.ReasonRuntimeNotFound, wantInCause: `ResourceNotFoundException: "Runtime not found"`, wantInFix: "--runtime-arn"},
 		{name: "session gone", status: 404, uc: withSession(diagOAuth),
 			body:       `{"jsonrpc":"2.0","id":"server-error","error":{"code":-32600,"message":"Session not found"}}`,
-			wantReason: ReasonSessionNotFound, wantInCause: `"Session not found"`, wantInFix: "initialize again"},
+			wantReason: agentcore.ReasonSessionNotFound, wantInCause: `"Session not found"`, wantInFix: "initialize again"},
 		{name: "session gone, plain upstream", status: 404, body: "Not Found", uc: withSession(diagPlain),
-			wantReason: ReasonSessionNotFound, wantInCause: "15 idle minutes or 8 hours", wantInFix: "after a 404"},
+			wantReason: agentcore.ReasonSessionNotFound, wantInCause: "15 idle minutes or 8 hours", wantInFix: "after a 404"},
 		{name: "plain upstream, wrong path", status: 404, body: "404 page not found\n", uc: diagPlain,
-			wantReason: ReasonUpstreamOther, wantInCause: `"404 page not found"`, wantInFix: "--upstream-url"},
+			wantReason: agentcore.ReasonUpstreamOther, wantInCause: `"404 page not found"`, wantInFix: "--upstream-url"},
 		{name: "runtime session id too short", status: 400, header: diagErrType("ValidationException"), uc: diagOAuth,
 			body:        `{"message":"1 validation error detected: Value at 'runtimeSessionId' failed to satisfy constraint: Member must have length greater than or equal to 33"}`,
-			wantReason:  ReasonSessionIDInvalid,
+			wantReason:  agentcore.ReasonSessionIDInvalid,
 			wantInCause: `ValidationException: "1 validation error detected: Value at 'runtimeSessionId'`,
 			wantInFix:   "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id of 33 to 256 characters"},
 		{name: "runtime session id, body cut off", status: 400, uc: diagOAuth,
 			body:       `{"message":"1 validation error detected: Value at 'runtimeSessionId' failed to satisfy constraint","pad":"` + strings.Repeat("x", 100),
-			wantReason: ReasonSessionIDInvalid, wantInCause: `"1 validation error detected`, wantInFix: "33 to 256"},
+			wantReason: agentcore.ReasonSessionIDInvalid, wantInCause: `"1 validation error detected`, wantInFix: "33 to 256"},
 		{name: "other validation error", status: 400, uc: diagOAuth,
 			body:       `{"jsonrpc":"2.0","id":"server-error","error":{"code":-32600,"message":"Bad Request: No valid session ID provided"}}`,
-			wantReason: ReasonValidationError, wantInCause: `"Bad Request: No valid session ID provided"`, wantInFix: "Mcp-Session-Id"},
+			wantReason: agentcore.ReasonValidationError, wantInCause: `"Bad Request: No valid session ID provided"`, wantInFix: "Mcp-Session-Id"},
 		{name: "quota", status: 402, header: diagErrType("ServiceQuotaExceededException"), body: `{"message":"Concurrent session quota exceeded"}`, uc: diagOAuth,
-			wantReason: ReasonQuotaExceeded, wantInCause: `ServiceQuotaExceededException: "Concurrent session quota exceeded"`, wantInFix: "Service Quotas for Amazon Bedrock AgentCore in us-west-2"},
+			wantReason: agentcore.ReasonQuotaExceeded, wantInCause: `ServiceQuotaExceededException: "Concurrent session quota exceeded"`, wantInFix: "Service Quotas for Amazon Bedrock AgentCore in us-west-2"},
 		{name: "not acceptable", status: 406, uc: diagOAuth,
 			body:        `{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Not Acceptable: Client must accept both application/json and text/event-stream"}}`,
-			wantReason:  ReasonNotAcceptable,
+			wantReason:  agentcore.ReasonNotAcceptable,
 			wantInCause: `"Not Acceptable: Client must accept both application/json and text/event-stream"`,
 			wantInFix:   "agentcore-proxy bug"},
 		{name: "not acceptable seen as 424", status: 424, uc: diagOAuth,
 			body:       `{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Not Acceptable: Client must accept both application/json and text/event-stream"}}`,
-			wantReason: ReasonNotAcceptable, wantInCause: "although the proxy sends", wantInFix: "bug"},
+			wantReason: agentcore.ReasonNotAcceptable, wantInCause: "although the proxy sends", wantInFix: "bug"},
 		{name: "session conflict", status: 409, header: diagErrType("RetryableConflictException"), body: `{"message":"Session operation in progress, please retry"}`, uc: diagOAuth,
-			wantReason: ReasonSessionConflict, wantInCause: `RetryableConflictException: "Session operation in progress, please retry"`, wantInFix: "Retry in a few seconds"},
+			wantReason: agentcore.ReasonSessionConflict, wantInCause: `RetryableConflictException: "Session operation in progress, please retry"`, wantInFix: "Retry in a few seconds"},
 		{name: "unsupported media type", status: 415, uc: diagOAuth,
 			body:       `{"jsonrpc":"2.0","id":"server-error","error":{"code":-32700,"message":"Unsupported Media Type: Content-Type must be application/json"}}`,
-			wantReason: ReasonUnsupportedMediaType, wantInCause: `"Unsupported Media Type: Content-Type must be application/json"`, wantInFix: "Content-Type: application/json"},
+			wantReason: agentcore.ReasonUnsupportedMediaType, wantInCause: `"Unsupported Media Type: Content-Type must be application/json"`, wantInFix: "Content-Type: application/json"},
 		{name: "init timeout", status: 424, header: diagErrType("RuntimeClientError"), body: `{"message":"Runtime initialization time exceeded"}`, uc: diagOAuth,
-			wantReason: ReasonRuntimeInitTimeout, wantInCause: `RuntimeClientError: "Runtime initialization time exceeded"`,
+			wantReason: agentcore.ReasonRuntimeInitTimeout, wantInCause: `RuntimeClientError: "Runtime initialization time exceeded"`,
 			wantInFix: "log group /aws/bedrock-agentcore/runtimes/my_mcp_server-xyz123-DEFAULT"},
 		{name: "container failed", status: 424, header: diagErrType("RuntimeClientError"), body: `{"message":"Received error from runtime"}`, uc: diagOAuth,
-			wantReason: ReasonRuntimeClientError, wantInCause: `"Received error from runtime"`, wantInFix: "0.0.0.0:8000"},
+			wantReason: agentcore.ReasonRuntimeClientError, wantInCause: `"Received error from runtime"`, wantInFix: "0.0.0.0:8000"},
 		{name: "throttled", status: 429, header: diagErrType("ThrottlingException"), body: `{"message":"Rate exceeded"}`, uc: diagOAuth,
-			wantReason: ReasonThrottled, wantInCause: `ThrottlingException: "Rate exceeded"`, wantInFix: "backoff"},
+			wantReason: agentcore.ReasonThrottled, wantInCause: `ThrottlingException: "Rate exceeded"`, wantInFix: "backoff"},
 		{name: "throttled with a 400", status: 400, header: http.Header{"x-amzn-ErrorType": {" ThrottlingException "}}, body: `{"message":"Rate exceeded"}`, uc: diagOAuth,
-			wantReason: ReasonThrottled, wantInCause: "Rate exceeded", wantInFix: "quota increase"},
+			wantReason: agentcore.ReasonThrottled, wantInCause: "Rate exceeded", wantInFix: "quota increase"},
 		{name: "internal server error", status: 500, header: diagErrType("InternalServerException"), body: `{"message":"Internal server error"}`, uc: diagOAuth,
-			wantReason: ReasonUpstreamError, wantInCause: `InternalServerException: "Internal server error"`, wantInFix: "Retry; if it persists, check the container's logs in CloudWatch"},
+			wantReason: agentcore.ReasonUpstreamError, wantInCause: `InternalServerException: "Internal server error"`, wantInFix: "Retry; if it persists, check the container's logs in CloudWatch"},
 		{name: "bad gateway HTML", status: 502, uc: diagOAuth,
 			body:       "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body><center><h1>502 Bad Gateway</h1></center></body>\r\n</html>",
-			wantReason: ReasonUpstreamError, wantInCause: `"502 Bad Gateway"`, wantInFix: "Retry"},
+			wantReason: agentcore.ReasonUpstreamError, wantInCause: `"502 Bad Gateway"`, wantInFix: "Retry"},
 		{name: "unavailable, empty body", status: 503, uc: diagOAuth,
-			wantReason: ReasonUpstreamError, wantInCause: "(empty body)", wantInFix: "Retry"},
+			wantReason: agentcore.ReasonUpstreamError, wantInCause: "(empty body)", wantInFix: "Retry"},
 		{name: "plain upstream crashed", status: 500, body: "Traceback (most recent call last):\n  File \"server.py\"\x1b[31m\n", uc: diagPlain,
-			wantReason: ReasonUpstreamError, wantInCause: `The upstream MCP server failed ("Traceback (most recent call last): File "server.py" [31m")`, wantInFix: "MCP server's logs"},
+			wantReason: agentcore.ReasonUpstreamError, wantInCause: `The upstream MCP server failed ("Traceback (most recent call last): File "server.py" [31m")`, wantInFix: "MCP server's logs"},
 		{name: "teapot", status: 418, body: "I'm a teapot", uc: diagOAuth,
-			wantReason: ReasonUpstreamOther, wantInCause: `"I'm a teapot"`, wantInFix: "logs"},
+			wantReason: agentcore.ReasonUpstreamOther, wantInCause: `"I'm a teapot"`, wantInFix: "logs"},
 		{name: "status beyond 599", status: 999, body: "?", uc: diagOAuth,
-			wantReason: ReasonUpstreamOther, wantInCause: `"?"`, wantInFix: "upstream URL"},
+			wantReason: agentcore.ReasonUpstreamOther, wantInCause: `"?"`, wantInFix: "upstream URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,9 +202,9 @@ func TestDiagnose(t *testing.T) {
 	for _, tt := range tests {
 		covered[tt.wantReason] = true
 	}
-	for _, r := range Reasons() {
-		if !covered[r] {
-			t.Errorf("no test row for reason %q", r)
+	for _, r := range agentcore.Catalogue() {
+		if r.Upstream && !covered[r.Code] {
+			t.Errorf("no test row for reason %q", r.Code)
 		}
 	}
 }
@@ -214,8 +224,8 @@ func TestDiagnoseQuotesBriefly(t *testing.T) {
 		t.Fatal("Diagnose(500, long message) = _, false; want true")
 	}
 	quoted := strings.TrimSuffix(strings.TrimPrefix(d.Cause, `AgentCore or the runtime's container failed ("`), `")`)
-	if len(quoted) > diagMaxQuote || !strings.HasSuffix(quoted, "…") || !utf8.ValidString(quoted) {
-		t.Errorf("Diagnose(500, long message).Cause quotes %d bytes %q, want at most %d valid bytes ending in …", len(quoted), quoted, diagMaxQuote)
+	if len(quoted) > maxQuote || !strings.HasSuffix(quoted, "…") || !utf8.ValidString(quoted) {
+		t.Errorf("Diagnose(500, long message).Cause quotes %d bytes %q, want at most %d valid bytes ending in …", len(quoted), quoted, maxQuote)
 	}
 	checkDiagnosis(t, d)
 
@@ -249,8 +259,8 @@ func TestDiagnosisMessage(t *testing.T) {
 		})
 	}
 	long := Diagnosis{Cause: strings.Repeat("x", 1000), Fix: "y"}
-	if got := long.Message(); len(got) > diagMaxMessage {
-		t.Errorf("Message() of a 1000-byte cause has %d bytes, want at most %d", len(got), diagMaxMessage)
+	if got := long.Message(); len(got) > maxMessage {
+		t.Errorf("Message() of a 1000-byte cause has %d bytes, want at most %d", len(got), maxMessage)
 	}
 }
 
@@ -262,8 +272,8 @@ func TestDiagTypeName(t *testing.T) {
 		{in: "", want: ""},
 	}
 	for _, tt := range tests {
-		if got := diagTypeName(tt.in); got != tt.want {
-			t.Errorf("diagTypeName(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := awsTypeName(tt.in); got != tt.want {
+			t.Errorf("awsTypeName(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
@@ -272,8 +282,8 @@ func TestDiagTypeName(t *testing.T) {
 // cause and a fix, and a message that is one short line of valid UTF-8.
 func checkDiagnosis(t *testing.T, d Diagnosis) {
 	t.Helper()
-	if !slices.Contains(Reasons(), d.Reason) {
-		t.Errorf("Reason = %q, want one of Reasons()", d.Reason)
+	if r, ok := agentcore.Lookup(d.Reason); !ok || !r.Upstream {
+		t.Errorf("Reason = %q, want an upstream reason of the agentcore catalogue", d.Reason)
 	}
 	if d.Cause == "" || d.Fix == "" {
 		t.Errorf("Cause = %q, Fix = %q; want both non-empty", d.Cause, d.Fix)
@@ -283,8 +293,8 @@ func checkDiagnosis(t *testing.T, d Diagnosis) {
 			t.Errorf("%q is not one line of valid UTF-8", s)
 		}
 	}
-	if m := d.Message(); len(m) > diagMaxMessage {
-		t.Errorf("Message() has %d bytes, want at most %d: %q", len(m), diagMaxMessage, m)
+	if m := d.Message(); len(m) > maxMessage {
+		t.Errorf("Message() has %d bytes, want at most %d: %q", len(m), maxMessage, m)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"net/http"
 	"time"
+
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 )
 
 // StatusClientGone is the status Summary reports when the client went away
@@ -45,7 +47,7 @@ func (p *Proxy) done(rec *recorder, r *http.Request, info *requestInfo) {
 		Message:    info.message,
 		Duration:   time.Since(rec.start),
 		Streamed:   rec.streamed,
-		SessionID:  cmp.Or(rec.Header().Get(HeaderMCPSessionID), r.Header.Get(HeaderMCPSessionID)),
+		SessionID:  cmp.Or(rec.Header().Get(agentcore.HeaderMCPSessionID), r.Header.Get(agentcore.HeaderMCPSessionID)),
 	}
 	if r.Method == http.MethodPost {
 		s.MCPMethod = MethodLabel(info.method)

@@ -19,23 +19,13 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 )
 
-// Headers with rules of their own.
-const (
-	HeaderRuntimeSessionID = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
-	HeaderMCPSessionID     = "Mcp-Session-Id"
-	// HeaderInboundToken carries the credential clients present to the
-	// proxy itself; it never travels upstream.
-	HeaderInboundToken = "X-Agentcore-Proxy-Token"
-)
-
-// Runtime session ids outside these bounds get 400 ValidationException from
-// AgentCore; the proxy refuses them itself with a message that says so.
-const (
-	minRuntimeSessionID = 33
-	maxRuntimeSessionID = 256
-)
+// HeaderInboundToken carries the credential clients present to the proxy
+// itself; it never travels upstream.
+const HeaderInboundToken = "X-Agentcore-Proxy-Token"
 
 // DefaultMaxReplayBytes is how much of a request body the proxy keeps in
 // memory so that it can send the request again after a 401. MCP requests are
@@ -180,7 +170,7 @@ func infoFrom(ctx context.Context) *requestInfo {
 type infoKey struct{}
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	info := &requestInfo{wantsSSE: true, hadSession: r.Header.Get(HeaderMCPSessionID) != ""}
+	info := &requestInfo{wantsSSE: true, hadSession: r.Header.Get(agentcore.HeaderMCPSessionID) != ""}
 	rec := &recorder{ResponseWriter: w, start: time.Now(), onStream: p.onStream}
 	defer p.done(rec, r, info)
 	p.serve(rec, r, info)
@@ -229,11 +219,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, info *requestInfo)
 			r.Header.Set("Accept", mcpAccept)
 		}
 	}
-	if sid := r.Header.Get(HeaderRuntimeSessionID); sid != "" && (len(sid) < minRuntimeSessionID || len(sid) > maxRuntimeSessionID) {
-		w.Header().Set(HeaderDiagnosis, ReasonSessionIDInvalid)
+	if sid := r.Header.Get(agentcore.HeaderRuntimeSessionID); sid != "" && (len(sid) < agentcore.MinRuntimeSessionID || len(sid) > agentcore.MaxRuntimeSessionID) {
+		w.Header().Set(HeaderDiagnosis, agentcore.ReasonSessionIDInvalid)
 		p.fail(w, info, http.StatusBadRequest, CodeInvalidRequest, fmt.Sprintf(
 			"agentcore-proxy: header %s is %d characters; AgentCore requires %d to %d (use a UUID plus a prefix, or omit the header and AgentCore assigns one)",
-			HeaderRuntimeSessionID, len(sid), minRuntimeSessionID, maxRuntimeSessionID))
+			agentcore.HeaderRuntimeSessionID, len(sid), agentcore.MinRuntimeSessionID, agentcore.MaxRuntimeSessionID))
 		return
 	}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
@@ -242,7 +232,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, info *requestInfo)
 // tooLarge refuses a body over MaxBodyBytes.
 func (p *Proxy) tooLarge(w http.ResponseWriter, info *requestInfo) {
 	p.fail(w, info, http.StatusRequestEntityTooLarge, CodeInvalidRequest, fmt.Sprintf(
-		"agentcore-proxy: the request body is larger than %d bytes (--max-body-bytes; AgentCore accepts at most 100 MB)", p.maxBody))
+		"agentcore-proxy: the request body is larger than %d bytes (%s; AgentCore accepts at most 100 MB)",
+		p.maxBody, agentcore.Render("{max_body_bytes}", p.upstream.Names)))
 }
 
 // fail answers a request the proxy itself refuses or cannot serve.

@@ -12,8 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
-	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 )
 
 // HeaderDiagnosis carries the reason code of a failure the proxy explains.
@@ -105,55 +104,20 @@ func mediaType(contentType string) string {
 	return mt
 }
 
-// Reason codes for tokens the proxy would not send, and for failures to
-// obtain one. Claim failures share their codes with the upstream answers
-// they prevent.
-const (
-	ReasonIDToken              = "id_token"
-	ReasonClaimCustom          = "claim_custom"
-	ReasonTokenNotYetValid     = "token_not_yet_valid"
-	ReasonJWKSUnavailable      = "jwks_unavailable"
-	ReasonTokenInvalidClient   = "token_invalid_client"
-	ReasonTokenInvalidScope    = "token_invalid_scope"
-	ReasonTokenUnauthorized    = "token_unauthorized_client"
-	ReasonTokenUnsupportedFlow = "token_unsupported_grant_type"
-	ReasonTokenEndpoint        = "token_endpoint_error"
-)
-
 // tokenReason returns the reason code for a failure to obtain a token that
-// could be sent, or "" if err is not one.
+// could be sent, or "" if err is not one. The TokenSource's error names its
+// reason by implementing Reason() string (see TokenSource); any other
+// failure counts as agentcore.ReasonTokenEndpoint.
 func tokenReason(err error) string {
 	var te *TokenError
 	if !errors.As(err, &te) {
 		return ""
 	}
-	reasons := []struct {
-		err    error
-		reason string
-	}{
-		{jwtcheck.ErrIDToken, ReasonIDToken},
-		{jwtcheck.ErrClientID, ReasonClaimClientID},
-		{jwtcheck.ErrAudience, ReasonClaimAud},
-		{jwtcheck.ErrIssuer, ReasonClaimIss},
-		{jwtcheck.ErrScope, ReasonClaimScope},
-		{jwtcheck.ErrCustomClaim, ReasonClaimCustom},
-		{jwtcheck.ErrExpired, ReasonExpiredToken},
-		{jwtcheck.ErrNotYetValid, ReasonTokenNotYetValid},
-		{jwtcheck.ErrSignature, ReasonInvalidToken},
-		{jwtcheck.ErrUnknownKey, ReasonInvalidToken},
-		{jwtcheck.ErrMalformed, ReasonUnparseableToken},
-		{jwtcheck.ErrKeySetNotLoaded, ReasonJWKSUnavailable},
-		{tokencache.ErrInvalidClient, ReasonTokenInvalidClient},
-		{tokencache.ErrInvalidScope, ReasonTokenInvalidScope},
-		{tokencache.ErrUnauthorizedClient, ReasonTokenUnauthorized},
-		{tokencache.ErrUnsupportedGrantType, ReasonTokenUnsupportedFlow},
+	var r interface{ Reason() string }
+	if errors.As(err, &r) && r.Reason() != "" {
+		return r.Reason()
 	}
-	for _, r := range reasons {
-		if errors.Is(err, r.err) {
-			return r.reason
-		}
-	}
-	return ReasonTokenEndpoint
+	return agentcore.ReasonTokenEndpoint
 }
 
 // reasonLimiter lets each reason be logged at most once a minute.

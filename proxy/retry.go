@@ -2,11 +2,12 @@ package proxy
 
 import (
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/backoff"
 )
 
 // Retries of 409 (RetryableConflictException: "Session operation in
@@ -77,10 +78,8 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // Retry-After in seconds if it gives one, else exponential backoff from
 // 200 ms, with ±20% jitter, never more than 5 s.
 func retryWait(attempt int, retryAfter string) time.Duration {
-	d := retryBase << (attempt - 1)
 	if s, err := strconv.Atoi(strings.TrimSpace(retryAfter)); err == nil && s >= 0 {
-		d = time.Duration(s) * time.Second
+		return min(backoff.Jitter(time.Duration(s)*time.Second), maxRetryWait)
 	}
-	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-	return min(d, maxRetryWait)
+	return backoff.Policy{Base: retryBase, Max: maxRetryWait}.Delay(attempt)
 }

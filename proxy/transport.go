@@ -9,9 +9,14 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 )
 
-// TokenSource supplies bearer tokens. *tokencache.Cache implements it.
+// TokenSource supplies bearer tokens. *tokencache.Cache implements it. A
+// Token error that implements Reason() string (a code of the agentcore
+// catalogue) labels the failure in the X-Agentcore-Proxy-Diagnosis header,
+// the OnDiagnosis hook and the log.
 type TokenSource interface {
 	// Token returns a token that is valid now; ctx bounds only the wait.
 	Token(ctx context.Context) (string, error)
@@ -102,7 +107,7 @@ func (t *bearerTransport) freshTokenCouldHelp(resp *http.Response) bool {
 	prefix, _ := io.ReadAll(io.LimitReader(resp.Body, diagnoseBytes))
 	resp.Body = prefixedBody(prefix, resp.Body)
 	d, ok := Diagnose(resp.StatusCode, resp.Header, prefix, t.upstream)
-	return ok && (d.Reason == ReasonExpiredToken || d.Reason == ReasonInvalidToken)
+	return ok && (d.Reason == agentcore.ReasonExpiredToken || d.Reason == agentcore.ReasonInvalidToken)
 }
 
 // replayBody returns a fresh copy of req's body, and whether the request can
@@ -136,7 +141,7 @@ func errorStatus(err error) (status, code int, msg string) {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe) || strings.Contains(err.Error(), "request body too large"):
-		return http.StatusRequestEntityTooLarge, CodeInvalidRequest, "agentcore-proxy: the request body is larger than --max-body-bytes allows"
+		return http.StatusRequestEntityTooLarge, CodeInvalidRequest, "agentcore-proxy: the request body is larger than the proxy allows"
 	case errors.As(err, &te):
 		return http.StatusServiceUnavailable, CodeAuth, "agentcore-proxy could not obtain an access token: " + te.Err.Error()
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():

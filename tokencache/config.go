@@ -113,15 +113,15 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...))
 	}
 	if c.TokenURL == "" {
-		add("TokenURL is empty: set the token endpoint URL (--token-url), or a discovery URL whose document has token_endpoint")
+		add("TokenURL is empty: set the token endpoint URL, or take it from a discovery document's token_endpoint")
 	} else if !isAbsoluteHTTP(c.TokenURL) {
 		add("TokenURL %q: not an absolute http(s) URL (want https://DOMAIN.auth.REGION.amazoncognito.com/oauth2/token)", c.TokenURL)
 	}
 	if c.ClientID == "" {
-		add("ClientID is empty: set the app client id (--client-id)")
+		add("ClientID is empty: set the app client id")
 	}
 	if c.ClientSecret == "" {
-		add("ClientSecret is empty: set the app client secret (--client-secret-file / AGENTCORE_PROXY_CLIENT_SECRET)")
+		add("ClientSecret is empty: set the app client secret")
 	}
 	if c.AuthStyle != AuthStyleBasic && c.AuthStyle != AuthStylePost {
 		add("AuthStyle %d: want AuthStyleBasic or AuthStylePost", int(c.AuthStyle))

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/agentcore-proxy/agentcore-proxy/internal/backoff"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/oauth2"
 )
@@ -18,13 +19,13 @@ import (
 // HTTP status, so test for them with errors.Is.
 var (
 	// ErrInvalidClient means the token endpoint answered invalid_client.
-	ErrInvalidClient = errors.New("tokencache: the token endpoint rejected the client id or secret: check the client id and the client secret (--client-id, --client-secret-file / AGENTCORE_PROXY_CLIENT_SECRET)")
+	ErrInvalidClient = errors.New("tokencache: the token endpoint rejected the client id or secret")
 	// ErrInvalidScope means the token endpoint answered invalid_scope.
-	ErrInvalidScope = errors.New("tokencache: the token endpoint rejected the requested scopes: check --scope: each must be resourceServer/scope allowed for this app client")
+	ErrInvalidScope = errors.New("tokencache: the token endpoint rejected the requested scopes: each must be resourceServer/scope allowed for this app client")
 	// ErrUnauthorizedClient means the token endpoint answered unauthorized_client.
 	ErrUnauthorizedClient = errors.New("tokencache: the app client may not use the client_credentials grant: enable the client_credentials flow for this app client")
 	// ErrUnsupportedGrantType means the token endpoint answered unsupported_grant_type.
-	ErrUnsupportedGrantType = errors.New("tokencache: the token endpoint does not support the client_credentials grant: check --token-url and enable the client_credentials flow for this app client")
+	ErrUnsupportedGrantType = errors.New("tokencache: the token endpoint does not support the client_credentials grant: check the token URL and enable the client_credentials flow for this app client")
 	// ErrTokenEndpoint means a token request failed for another reason: the
 	// endpoint was unreachable or timed out, answered with another error, or
 	// sent a response that is not a usable token.
@@ -60,7 +61,7 @@ func (c *Cache) retrieve() (*oauth2.Token, error) {
 		if !retry || attempt >= c.cfg.MaxAttempts || c.ctx.Err() != nil {
 			return nil, err
 		}
-		pause := jittered(attemptBackoff << (attempt - 1))
+		pause := backoff.Policy{Base: attemptBackoff, Max: retryMax}.Delay(attempt)
 		t := time.NewTimer(pause)
 		select {
 		case <-t.C:
@@ -186,17 +187,7 @@ func (e redactedError) Unwrap() error { return ErrTokenEndpoint }
 // retryDelay returns the pause after the n-th consecutive failed fetch:
 // exponential from one second up to 30 s, with jitter.
 func retryDelay(n int) time.Duration {
-	d := retryMax
-	if n < 6 { // 1<<5 s already exceeds retryMax
-		d = min(retryMax, retryMin<<(n-1))
-	}
-	return min(retryMax, max(retryMin, jittered(d)))
-}
-
-// jittered returns d varied by up to ±20%, so that processes that failed
-// together do not retry together.
-func jittered(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.8 + 0.4*randFloat()))
+	return max(retryMin, backoff.Policy{Base: retryMin, Max: retryMax}.Delay(n))
 }
 
 // randFloat returns a pseudo-random number in [0, 1).

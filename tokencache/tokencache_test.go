@@ -181,8 +181,8 @@ func TestTokenEndpointErrors(t *testing.T) {
 		wantHits int64
 		wantText string
 	}{
-		{name: "invalid_client", reply: reply{400, `{"error":"invalid_client"}`}, want: ErrInvalidClient, wantHits: 1, wantText: "--client-secret-file"},
-		{name: "invalid_scope", reply: reply{400, `{"error":"invalid_scope"}`}, want: ErrInvalidScope, wantHits: 1, wantText: "--scope"},
+		{name: "invalid_client", reply: reply{400, `{"error":"invalid_client"}`}, want: ErrInvalidClient, wantHits: 1, wantText: "rejected the client id or secret"},
+		{name: "invalid_scope", reply: reply{400, `{"error":"invalid_scope"}`}, want: ErrInvalidScope, wantHits: 1, wantText: "resourceServer/scope"},
 		{name: "unauthorized_client", reply: reply{400, `{"error":"unauthorized_client"}`}, want: ErrUnauthorizedClient, wantHits: 1, wantText: "client_credentials"},
 		{name: "unsupported_grant_type", reply: reply{400, `{"error":"unsupported_grant_type"}`}, want: ErrUnsupportedGrantType, wantHits: 1, wantText: "client_credentials"},
 		{name: "403 html", reply: reply{403, "<html>Forbidden " + testSecret + "</html>"}, want: ErrTokenEndpoint, wantHits: 1, wantText: "HTTP 403"},

@@ -29,8 +29,8 @@ func version() string {
 	return "dev"
 }
 
-// UserAgent is what the proxy sends upstream.
-func UserAgent() string { return "agentcore-proxy/" + version() }
+// userAgent is what the proxy sends upstream.
+func userAgent() string { return "agentcore-proxy/" + version() }
 
 // ErrUsage marks a command line that could not be parsed; the message has
 // already been printed with the usage.

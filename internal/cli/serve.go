@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/server"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 )
 
@@ -105,30 +106,32 @@ func (c *commonFlags) check() error {
 }
 
 // serverOptions returns the options the flags ask for.
-func (c *commonFlags) serverOptions() serverOptions {
-	o := serverOptions{
-		transport: proxy.TransportOptions{
+func (c *commonFlags) serverOptions(logger *slog.Logger) server.Options {
+	o := server.Options{
+		Version: version(),
+		Logger:  logger,
+		Transport: proxy.TransportOptions{
 			DialTimeout: c.dialTimeout, TLSHandshakeTimeout: c.tlsTimeout, ResponseHeaderTimeout: c.responseTimeout,
 		},
-		tokenFetchTimeout: c.tokenFetchTimeout,
-		maxRetries:        c.maxRetries,
-		retryToolCalls:    c.retryToolCalls,
-		maxBodyBytes:      c.maxBodyBytes,
-		maxStreamDuration: c.maxStreamDuration,
+		TokenFetchTimeout: c.tokenFetchTimeout,
+		MaxRetries:        c.maxRetries,
+		RetryToolCalls:    c.retryToolCalls,
+		MaxBodyBytes:      c.maxBodyBytes,
+		MaxStreamDuration: c.maxStreamDuration,
 	}
-	if o.maxRetries == 0 {
-		o.maxRetries = -1 // proxy.Options: negative means never
+	if o.MaxRetries == 0 {
+		o.MaxRetries = -1 // proxy.Options: negative means never
 	}
 	if c.toolNames {
-		o.maxToolNames = max(c.maxToolNames, 1)
+		o.MaxToolNames = max(c.maxToolNames, 1)
 	}
 	return o
 }
 
 // listenOptions returns where and how to serve, with addr overriding --listen.
-func (c *commonFlags) listenOptions(addr string, g *guard) listenOptions {
-	return listenOptions{addr: addr, metricsAddr: c.metricsListen, drain: c.drainTimeout, guard: g,
-		readHeaderTimeout: c.readHeaderTimeout, idleTimeout: c.idleTimeout, maxHeaderBytes: c.maxHeaderBytes}
+func (c *commonFlags) listenOptions(addr string, g *server.Guard) server.ListenOptions {
+	return server.ListenOptions{Addr: addr, MetricsAddr: c.metricsListen, Drain: c.drainTimeout, Guard: g,
+		ReadHeaderTimeout: c.readHeaderTimeout, IdleTimeout: c.idleTimeout, MaxHeaderBytes: c.maxHeaderBytes}
 }
 
 // serve checks the limit flags, builds the inbound guard for listen, and
@@ -144,11 +147,19 @@ func (c *commonFlags) serve(ctx context.Context, listen string, routes []config.
 	for _, w := range warnings {
 		logger.Warn(w)
 	}
-	srv, err := newServer(ctx, routes, logger, c.serverOptions())
+	srv, err := server.New(ctx, routes, c.serverOptions(logger))
 	if err != nil {
 		return err
 	}
-	return srv.run(ctx, c.listenOptions(listen, g), banner)
+	err = srv.Run(ctx, c.listenOptions(listen, g), banner)
+	if le := (*server.ListenError)(nil); errors.As(err, &le) {
+		flag := "--listen"
+		if le.Metrics {
+			flag = "--metrics-listen"
+		}
+		return fmt.Errorf("%s %q: %w", flag, le.Addr, le.Err)
+	}
+	return err
 }
 
 // logger builds the logger the flags ask for, or an error naming the flag.
@@ -240,12 +251,12 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	}
 	return common.serve(ctx, cfg.Listen, routes, logger, func(addr, metricsAddr string) {
 		base := "http://" + addr
-		if network, path := listenNetwork(addr); network == "unix" {
+		if network, path := server.ListenNetwork(addr); network == "unix" {
 			base = "unix:" + path + " (http)"
 		}
 		fmt.Fprintf(env.Stdout, "agentcore-proxy %s listening on %s\n", version(), base)
 		for _, r := range routes {
-			fmt.Fprintf(env.Stdout, "  %s%s -> %s (route %s)\n", base, r.Path, describeUpstream(r), r.Name)
+			fmt.Fprintf(env.Stdout, "  %s%s -> %s (route %s)\n", base, r.Path, server.Describe(r), r.Name)
 		}
 		if metricsAddr != "" {
 			fmt.Fprintf(env.Stdout, "  metrics and probes on http://%s (/metrics, /healthz, /readyz)\n", metricsAddr)
@@ -280,13 +291,6 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 	given := false
 	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
 	return given
-}
-
-func describeUpstream(r config.Resolved) string {
-	if r.ARN != nil {
-		return fmt.Sprintf("%s (qualifier %s)", r.ARN, r.Qualifier)
-	}
-	return r.Upstream.Redacted()
 }
 
 func unwrap(err error) error {

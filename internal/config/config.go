@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"strings"
 
@@ -137,7 +138,7 @@ func yamlMessage(err error) string {
 		var parts []string
 		for _, sm := range m {
 			parts = append(parts, fmt.Sprintf("line %s: unknown field %q in %s (known fields: %s)",
-				sm[1], sm[2], typeField[sm[3]], strings.Join(knownFields[sm[3]], ", ")))
+				sm[1], sm[2], typeField[sm[3]], strings.Join(knownFields(sm[3]), ", ")))
 		}
 		return strings.Join(parts, "; ")
 	}
@@ -155,11 +156,28 @@ var typeField = map[string]string{
 	"Auth":        "routes[].auth",
 }
 
-var knownFields = map[string][]string{
-	"Config":      {"listen", "routes"},
-	"Route":       {"name", "path", "target", "auth", "authorizer"},
-	"Authorizer":  {"allowed_clients", "allowed_audience", "allowed_scopes", "custom_claims"},
-	"CustomClaim": {"name", "type", "operator", "values"},
-	"Target":      {"runtime_arn", "qualifier", "endpoint_url", "upstream_url"},
-	"Auth":        {"type", "discovery_url", "token_url", "client_id", "client_secret_file", "client_secret_env", "scopes", "token_auth_style"},
+// configTypes are the YAML file's types, by the name yaml.v3 gives them in
+// its errors.
+var configTypes = map[string]reflect.Type{
+	"Config":      reflect.TypeFor[Config](),
+	"Route":       reflect.TypeFor[Route](),
+	"Authorizer":  reflect.TypeFor[Authorizer](),
+	"CustomClaim": reflect.TypeFor[CustomClaim](),
+	"Target":      reflect.TypeFor[Target](),
+	"Auth":        reflect.TypeFor[Auth](),
+}
+
+// knownFields lists the YAML keys of the named type, from its struct tags.
+func knownFields(typeName string) []string {
+	t, ok := configTypes[typeName]
+	if !ok {
+		return nil
+	}
+	var keys []string
+	for f := range t.Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name != "" && name != "-" {
+			keys = append(keys, name)
+		}
+	}
+	return keys
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 )
@@ -21,7 +22,7 @@ type Resolved struct {
 	// Upstream is the fixed URL requests go to (RawPath set for an ARN).
 	Upstream *url.URL
 	// ARN is set for AgentCore targets.
-	ARN *proxy.RuntimeARN
+	ARN *agentcore.RuntimeARN
 	// Qualifier is the AgentCore endpoint name (ARN targets only).
 	Qualifier string
 	// Auth is nil for routes without auth.
@@ -30,6 +31,19 @@ type Resolved struct {
 	// (routes with auth only). With none configured, AllowedClients is the
 	// route's client id, as on a runtime set up the usual way.
 	Rules jwtcheck.Rules
+
+	// names renders settings in the words the user wrote them in.
+	names agentcore.Namer
+}
+
+// Names returns how the user wrote each setting of this route: a flag for
+// the route the serve flags describe, a YAML key of the route otherwise. It
+// renders the fixes of explanations (agentcore.Render).
+func (r Resolved) Names() agentcore.Namer {
+	if r.names == nil {
+		return agentcore.PlainNames
+	}
+	return r.names
 }
 
 // ResolvedAuth is a validated client_credentials setup. The secret is read
@@ -55,7 +69,6 @@ func (a *ResolvedAuth) Field(yamlField, flag string) string { return a.field(yam
 var (
 	routeNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	qualifierRe = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,47}$`)
-	agentcoreRe = regexp.MustCompile(`^bedrock-agentcore(-fips)?\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$`)
 )
 
 // reservedPaths are served by the proxy itself.
@@ -87,7 +100,7 @@ func (c *Config) Validate(getenv func(string) string) ([]Resolved, error) {
 	names, paths := map[string]bool{}, map[string]bool{}
 	for i, r := range c.Routes {
 		f := func(yamlField, flag string) string { return c.fieldName(i, yamlField, flag) }
-		res := Resolved{Name: r.Name, Path: r.Path}
+		res := Resolved{Name: r.Name, Path: r.Path, names: c.namer(i, r)}
 		switch {
 		case !routeNameRe.MatchString(r.Name):
 			bad("%s %q: want lower-case letters, digits, - and _ (e.g. calculator)", f("name", ""), r.Name)
@@ -138,9 +151,9 @@ func resolveTarget(res *Resolved, t Target, f func(string, string) string, geten
 		res.Upstream = u
 		return errs
 	}
-	arn, err := proxy.ParseRuntimeARN(t.RuntimeARN)
+	arn, err := agentcore.ParseRuntimeARN(t.RuntimeARN)
 	if err != nil {
-		bad("%s %q: %v", f("target.runtime_arn", "--runtime-arn"), t.RuntimeARN, strings.TrimPrefix(err.Error(), "proxy: "))
+		bad("%s %q: %v", f("target.runtime_arn", "--runtime-arn"), t.RuntimeARN, strings.TrimPrefix(err.Error(), "agentcore: "))
 		return errs
 	}
 	res.ARN = &arn
@@ -165,13 +178,13 @@ func resolveTarget(res *Resolved, t Target, f func(string, string) string, geten
 		bad("%s %q: %v", endpointField, endpoint, err)
 		return errs
 	}
-	if m := agentcoreRe.FindStringSubmatch(eu.Hostname()); m != nil && m[2] != arn.Region {
-		bad("%s %q is in region %s but the runtime ARN is in %s: AgentCore answers 404 \"No endpoint or agent found\"; use https://bedrock-agentcore.%s.amazonaws.com", endpointField, endpoint, m[2], arn.Region, arn.Region)
+	if region, ok := agentcore.EndpointRegion(eu.Hostname()); ok && region != arn.Region {
+		bad("%s %q is in region %s but the runtime ARN is in %s: AgentCore answers 404 \"No endpoint or agent found\"; use https://bedrock-agentcore.%s.amazonaws.com", endpointField, endpoint, region, arn.Region, arn.Region)
 	}
 	if eu.RawQuery != "" || eu.Fragment != "" {
 		bad("%s %q: give only scheme, host and optional path prefix (no query)", endpointField, endpoint)
 	}
-	res.Upstream, err = proxy.InvocationURL(endpoint, arn, res.Qualifier)
+	res.Upstream, err = agentcore.InvocationURL(endpoint, arn, res.Qualifier)
 	if err != nil {
 		bad("%s %q: %v", endpointField, endpoint, err)
 	}
@@ -317,4 +330,50 @@ func unwrapPath(err error) error {
 		return u
 	}
 	return err
+}
+
+// settingNames are the YAML key and the flag of each setting.
+var settingNames = map[agentcore.Setting][2]string{
+	agentcore.SettingRuntimeARN:   {"target.runtime_arn", "--runtime-arn"},
+	agentcore.SettingQualifier:    {"target.qualifier", "--qualifier"},
+	agentcore.SettingEndpointURL:  {"target.endpoint_url", "--endpoint-url"},
+	agentcore.SettingUpstreamURL:  {"target.upstream_url", "--upstream-url"},
+	agentcore.SettingDiscoveryURL: {"auth.discovery_url", "--discovery-url"},
+	agentcore.SettingTokenURL:     {"auth.token_url", "--token-url"},
+	agentcore.SettingClientID:     {"auth.client_id", "--client-id"},
+	agentcore.SettingClientSecret: {"auth.client_secret_file", "--client-secret-file"},
+	agentcore.SettingScope:        {"auth.scopes", "--scope"},
+	agentcore.SettingMaxBodyBytes: {"", "--max-body-bytes"},
+}
+
+// FlagNames names each setting by its serve flag, e.g. --client-id.
+func FlagNames(s agentcore.Setting) string {
+	if n, ok := settingNames[s]; ok {
+		return n[1]
+	}
+	return string(s)
+}
+
+// namer returns the Namer of route i: flags for the flag-made route, else
+// "auth.client_id (route NAME in FILE)". The client secret is named by
+// where it came from.
+func (c *Config) namer(i int, r Route) agentcore.Namer {
+	return func(s agentcore.Setting) string {
+		n, ok := settingNames[s]
+		if !ok {
+			return string(s)
+		}
+		if s == agentcore.SettingClientSecret {
+			switch {
+			case c.fromFlags:
+				return "--client-secret-file / " + EnvClientSecret
+			case !c.fromFlags && r.Auth.ClientSecretEnv != "":
+				n[0] = "auth.client_secret_env (" + r.Auth.ClientSecretEnv + ")"
+			}
+		}
+		if c.fromFlags || n[0] == "" {
+			return n[1]
+		}
+		return fmt.Sprintf("%s (route %s in %s)", n[0], r.Name, c.file)
+	}
 }

@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/server"
+	"github.com/agentcore-proxy/agentcore-proxy/proxy"
+)
+
+// minInboundToken is the shortest inbound token accepted.
+const minInboundToken = 16
+
+// readInboundToken reads and checks the token file.
+func readInboundToken(file string) ([]byte, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--inbound-token-file %q: %w", file, unwrap(err))
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < minInboundToken || strings.ContainsAny(tok, " \t\r\n") {
+		return nil, fmt.Errorf("--inbound-token-file %q: the token must be one line of at least %d characters without spaces (e.g. openssl rand -hex 32 > FILE)", file, minInboundToken)
+	}
+	sum := sha256.Sum256([]byte(tok))
+	return sum[:], nil
+}
+
+// guardFlags are the serve flags of the inbound guard.
+type guardFlags struct {
+	allowedHosts, allowedOrigins listFlag
+	inboundTokenFile             string
+	insecureNoInboundAuth        bool
+}
+
+// newGuard checks the guard flags and builds the guard for a listen address, refusing a non-loopback
+// TCP address without an inbound credential unless the user insisted.
+func (f *guardFlags) newGuard(listen string) (*server.Guard, []string, error) {
+	g := server.GuardConfig{AllowedHosts: f.allowedHosts}
+	var errs []error
+	for _, o := range f.allowedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("--allowed-origin %q: want scheme://host[:port], e.g. https://app.example.com", o))
+			continue
+		}
+		g.AllowedOrigins = append(g.AllowedOrigins, u.Scheme+"://"+u.Host)
+	}
+	if f.inboundTokenFile != "" {
+		sum, err := readInboundToken(f.inboundTokenFile)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		g.TokenSHA256 = sum
+	}
+	var warnings []string
+	network, addr := server.ListenNetwork(listen)
+	switch {
+	case network == "unix":
+		g.AnyHost = true
+	case isLoopbackListen(addr):
+	case f.inboundTokenFile != "":
+		g.AnyHost = true
+	case f.insecureNoInboundAuth:
+		warnings = append(warnings, fmt.Sprintf("listening on %s without an inbound credential (--insecure-no-inbound-auth): anything that reaches this address acts with the agent's identity", addr))
+	default:
+		errs = append(errs, fmt.Errorf("--listen %q is not a loopback address: whoever reaches it would act with the agent's identity; give --inbound-token-file FILE (clients send it in %s), or listen on unix:/path, or 127.0.0.1 (--insecure-no-inbound-auth skips this check)", listen, proxy.HeaderInboundToken))
+	}
+	return server.NewGuard(g), warnings, errors.Join(errs...)
+}
+
+// isLoopbackListen reports whether a TCP listen address binds loopback
+// only. An empty host (":8080") binds every interface.
+func isLoopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && host != "" && proxy.IsLoopbackHost(host)
+}

@@ -1,0 +1,300 @@
+// Package doctor walks one route's chain from configuration to tools/list
+// and reports each step with its fix: configuration → runtime ARN →
+// discovery → token → authorizer rules → the runtime's protected-resource
+// metadata → MCP initialize and tools/list through the real proxy handler.
+package doctor
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/server"
+	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
+	"github.com/agentcore-proxy/agentcore-proxy/proxy"
+	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+)
+
+// Step is one line of the doctor's checklist.
+type Step struct {
+	Name    string `json:"name"`
+	OK      bool   `json:"ok"`
+	Skipped bool   `json:"skipped,omitempty"`
+	Detail  string `json:"detail"`
+}
+
+// RouteReport is the checklist of one route.
+type RouteReport struct {
+	Route string `json:"route"`
+	OK    bool   `json:"ok"`
+	Steps []Step `json:"steps"`
+}
+
+// Options shape a check.
+type Options struct {
+	// Version names the doctor in its MCP client info and User-Agent.
+	Version string
+}
+
+func (o Options) userAgent() string { return "agentcore-proxy/" + o.Version }
+
+// checklist walks one route's chain, skipping the rest after a failure.
+type checklist struct {
+	steps  []Step
+	failed bool
+}
+
+// run runs one step unless an earlier one failed.
+func (c *checklist) run(name string, step func() (string, error)) {
+	if c.failed {
+		c.steps = append(c.steps, Step{Name: name, Skipped: true, Detail: "skipped (an earlier step failed)"})
+		return
+	}
+	detail, err := step()
+	if err != nil {
+		c.failed = true
+		c.steps = append(c.steps, Step{Name: name, Detail: err.Error()})
+		return
+	}
+	c.steps = append(c.steps, Step{Name: name, OK: true, Detail: detail})
+}
+
+// skip records a step that does not apply to this route.
+func (c *checklist) skip(name, why string) {
+	c.steps = append(c.steps, Step{Name: name, Skipped: true, OK: !c.failed, Detail: why})
+}
+
+// Check walks route r's chain, one of routes routes, skipping the rest
+// after a failure. The token is never shown: a fingerprint identifies it.
+func Check(ctx context.Context, r config.Resolved, routes int, opts Options) RouteReport {
+	var c checklist
+	c.run("configuration", func() (string, error) {
+		return fmt.Sprintf("valid (%d route(s); this one at %s)", routes, r.Path), nil
+	})
+	if r.ARN != nil {
+		c.run("runtime ARN", func() (string, error) {
+			endpoint := fmt.Sprintf("endpoint %s is in the ARN's region", r.Upstream.Host)
+			if !strings.HasPrefix(r.Upstream.Hostname(), "bedrock-agentcore") {
+				endpoint = fmt.Sprintf("custom endpoint %s (region not checked)", r.Upstream.Host)
+			}
+			return fmt.Sprintf("partition %s, region %s, account %s, runtime %s, qualifier %s; %s",
+				r.ARN.Partition, r.ARN.Region, r.ARN.Account, r.ARN.RuntimeID, r.Qualifier, endpoint), nil
+		})
+	} else {
+		c.run("target", func() (string, error) { return "plain MCP URL " + r.Upstream.Redacted(), nil })
+	}
+	auth := server.NewAuthSetup(server.AuthOptions{})
+	defer auth.CloseIdleConnections()
+	// The token cache lives as long as the check: the token step's token is
+	// the one the MCP step sends, so the IdP is asked once.
+	life, stop := context.WithCancel(ctx)
+	var tokens proxy.TokenSource
+	defer func() {
+		stop()
+		auth.Wait()
+	}()
+
+	if r.Auth == nil {
+		for _, name := range []string{"discovery", "token", "authorizer rules"} {
+			c.skip(name, "no auth on this route")
+		}
+	} else {
+		var d *tokencache.Discovery
+		var token string
+		c.run("discovery", func() (string, error) {
+			var err error
+			if d, err = auth.Discover(ctx, r); err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("issuer %s, jwks_uri %s, token_endpoint %s", d.Issuer, d.JWKSURI, cmp.Or(d.TokenEndpoint, "(none)")), nil
+		})
+		c.run("token", func() (string, error) {
+			cache, err := auth.Cache(life, r, d)
+			if err != nil {
+				return "", err
+			}
+			tokens = server.NewTokenSource(cache, r.Names())
+			if token, err = cache.Token(ctx); err != nil {
+				return "", server.ExplainTokenFailure(err, r.Names())
+			}
+			detail := "fingerprint " + jwtcheck.Fingerprint(token)
+			if _, claims, err := jwtcheck.Decode(token); err == nil {
+				detail += ", " + claims.Summary()
+			}
+			return detail, nil
+		})
+		c.run("authorizer rules", func() (string, error) {
+			checker, err := auth.ReadyChecker(life, r, d)
+			if err == nil {
+				if _, err = checker.Check(token); err != nil {
+					err = server.ExplainTokenFailure(err, r.Names())
+				}
+			}
+			return "passes " + r.Rules.String(), err
+		})
+		if r.ARN != nil {
+			c.run("protected-resource metadata", func() (string, error) { return checkMetadata(ctx, auth.Client(), r, d, opts) })
+		}
+	}
+	if r.ARN == nil {
+		c.skip("protected-resource metadata", "not an AgentCore runtime")
+	}
+	c.run("MCP initialize and tools/list", func() (string, error) { return checkMCP(ctx, r, tokens, opts) })
+	return c.report(r)
+}
+
+func (c *checklist) report(r config.Resolved) RouteReport {
+	return RouteReport{Route: r.Name, OK: !c.failed, Steps: c.steps}
+}
+
+// resourceMetadata returns the resource_metadata parameter of a Bearer
+// challenge (RFC 9728 §5.1), e.g. from
+// WWW-Authenticate: Bearer resource_metadata="https://...", parsed by the
+// MCP SDK's RFC 9110 challenge parser.
+func resourceMetadata(challenge string) (string, bool) {
+	challenges, err := oauthex.ParseWWWAuthenticate([]string{challenge})
+	if err != nil {
+		return "", false
+	}
+	for _, c := range challenges {
+		if v := c.Params["resource_metadata"]; c.Scheme == "bearer" && v != "" {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// checkMetadata makes an unauthenticated call, follows the
+// WWW-Authenticate challenge to the runtime's RFC 9728 metadata, and checks
+// that it names the issuer of the route's discovery URL.
+func checkMetadata(ctx context.Context, client *http.Client, r config.Resolved, d *tokencache.Discovery, opts Options) (string, error) {
+	discoveryURL := agentcore.Render("{discovery_url}", r.Names())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.Upstream.String(), strings.NewReader(`{"jsonrpc":"2.0","id":0,"method":"ping"}`))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("User-Agent", opts.userAgent())
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("calling the runtime without a token: %w (check %s and the network)", err, agentcore.Render("{endpoint_url}", r.Names()))
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	metaRaw, found := resourceMetadata(resp.Header.Get("WWW-Authenticate"))
+	if resp.StatusCode != http.StatusUnauthorized || !found {
+		if dg, ok := proxy.Diagnose(resp.StatusCode, resp.Header, body, server.UpstreamContext(r)); ok {
+			return "", fmt.Errorf("an unauthenticated call got %d without a Bearer challenge: %s", resp.StatusCode, dg.Message())
+		}
+		return "", fmt.Errorf("an unauthenticated call got %d without a Bearer challenge: the runtime may not use an OAuth authorizer", resp.StatusCode)
+	}
+	metaURL, err := proxy.CheckSecureURL(metaRaw)
+	if err != nil {
+		return "", fmt.Errorf("resource_metadata URL %q: %w", metaRaw, err)
+	}
+	mreq, _ := http.NewRequestWithContext(ctx, http.MethodGet, metaURL.String(), nil)
+	mreq.Header.Set("User-Agent", opts.userAgent())
+	mresp, err := client.Do(mreq)
+	if err != nil {
+		return "", fmt.Errorf("fetching %s: %w", metaURL.Redacted(), err)
+	}
+	defer mresp.Body.Close()
+	var meta struct {
+		Resource             string   `json:"resource"`
+		AuthorizationServers []string `json:"authorization_servers"`
+	}
+	if mresp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(mresp.Body, 1<<20)).Decode(&meta) != nil {
+		return "", fmt.Errorf("%s answered %d, not protected-resource metadata JSON", metaURL.Redacted(), mresp.StatusCode)
+	}
+	trim := func(s string) string { return strings.TrimSuffix(s, "/") }
+	if !slices.ContainsFunc(meta.AuthorizationServers, func(s string) bool { return trim(s) == trim(d.Issuer) }) {
+		return "", fmt.Errorf("the runtime trusts %v but %s's issuer is %s: use the runtime's discoveryUrl (the user pool its authorizer names)",
+			meta.AuthorizationServers, discoveryURL, d.Issuer)
+	}
+	return fmt.Sprintf("the runtime trusts %s, the issuer of %s", d.Issuer, discoveryURL), nil
+}
+
+// checkMCP serves the route's real proxy handler on a loopback port and
+// runs MCP initialize and tools/list through it with the Go SDK client.
+func checkMCP(ctx context.Context, r config.Resolved, tokens proxy.TokenSource, opts Options) (string, error) {
+	p, err := proxy.New(proxy.Options{Route: r.Name, Target: r.Upstream, Tokens: tokens, UserAgent: opts.userAgent(), Upstream: server.UpstreamContext(r)})
+	if err != nil {
+		return "", err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	rec := &lastError{base: http.DefaultTransport}
+	client := mcp.NewClient(&mcp.Implementation{Name: "agentcore-proxy-doctor", Version: opts.Version}, nil)
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: "http://" + ln.Addr().String() + r.Path, HTTPClient: &http.Client{Transport: rec}}, nil)
+	if err != nil {
+		return "", rec.explain("initialize", err)
+	}
+	defer cs.Close()
+	res, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		return "", rec.explain("tools/list", err)
+	}
+	var names []string
+	for _, t := range res.Tools {
+		names = append(names, t.Name)
+	}
+	slices.Sort(names)
+	info := cs.InitializeResult()
+	server := "server"
+	if info != nil && info.ServerInfo != nil {
+		server = fmt.Sprintf("server %s %s, protocol %s", info.ServerInfo.Name, info.ServerInfo.Version, info.ProtocolVersion)
+	}
+	return fmt.Sprintf("%s; %d tool(s): %s", server, len(names), strings.Join(names, ", ")), nil
+}
+
+// lastError remembers the JSON-RPC error message of the last error answer,
+// which carries the proxy's explanation.
+type lastError struct {
+	base http.RoundTripper
+	msg  string
+}
+
+func (l *lastError) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.base.RoundTrip(req)
+	if err != nil || resp.StatusCode < 400 || req.Method != http.MethodPost {
+		return resp, err
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	var e struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+		l.msg = e.Error.Message
+	}
+	return resp, nil
+}
+
+func (l *lastError) explain(what string, err error) error {
+	if l.msg != "" {
+		return fmt.Errorf("%s failed: %s", what, l.msg)
+	}
+	return fmt.Errorf("%s failed: %w", what, err)
+}

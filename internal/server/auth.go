@@ -1,0 +1,359 @@
+package server
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
+	"github.com/agentcore-proxy/agentcore-proxy/proxy"
+	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
+)
+
+// DiscoveryTimeout bounds each discovery fetch.
+const DiscoveryTimeout = 15 * time.Second
+
+// AuthOptions shape an AuthSetup. Zero values take the defaults.
+type AuthOptions struct {
+	// Logger receives the token caches' and checkers' logs; nil discards.
+	Logger *slog.Logger
+	// FetchTimeout bounds one discovery, token or key-set request
+	// (default 10 s).
+	FetchTimeout time.Duration
+	// Transport bounds dialing and the TLS handshake.
+	Transport proxy.TransportOptions
+	// OnFetch and OnJWKSRefresh, if set, return a route's hooks for token
+	// fetches and key-set refreshes (metrics).
+	OnFetch       func(route string) func(tokencache.FetchResult)
+	OnJWKSRefresh func(route string) func(error)
+}
+
+// AuthSetup builds the token machinery of routes, in one place for serve,
+// demo, doctor and token: discovery (once per URL) → token cache (one per
+// token URL, client, scopes and authorizer rules) → token checker. Every
+// request to the identity provider goes through one HTTP client.
+type AuthSetup struct {
+	opts       AuthOptions
+	client     *http.Client
+	discovered map[string]*tokencache.Discovery
+	shared     map[string]*RouteAuth
+	all        []*RouteAuth
+	caches     []*tokencache.Cache
+}
+
+// NewAuthSetup returns an AuthSetup for opts.
+func NewAuthSetup(opts AuthOptions) *AuthSetup {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	t := proxy.NewTransport(proxy.TransportOptions{DialTimeout: opts.Transport.DialTimeout, TLSHandshakeTimeout: opts.Transport.TLSHandshakeTimeout})
+	return &AuthSetup{
+		opts:       opts,
+		client:     &http.Client{Timeout: cmp.Or(opts.FetchTimeout, 10*time.Second), Transport: t},
+		discovered: map[string]*tokencache.Discovery{},
+		shared:     map[string]*RouteAuth{},
+	}
+}
+
+// Client is the HTTP client for requests to the identity provider.
+func (a *AuthSetup) Client() *http.Client { return a.client }
+
+// CloseIdleConnections closes the identity provider client's idle
+// connections.
+func (a *AuthSetup) CloseIdleConnections() { a.client.CloseIdleConnections() }
+
+// Discover fetches route r's discovery document, once per URL; a route with
+// only a token URL gets an empty one.
+func (a *AuthSetup) Discover(ctx context.Context, r config.Resolved) (*tokencache.Discovery, error) {
+	ra := r.Auth
+	if ra == nil || ra.DiscoveryURL == "" {
+		return &tokencache.Discovery{}, nil
+	}
+	if d := a.discovered[ra.DiscoveryURL]; d != nil {
+		return d, nil
+	}
+	dctx, cancel := context.WithTimeout(ctx, DiscoveryTimeout)
+	defer cancel()
+	d, err := tokencache.Discover(dctx, a.client, ra.DiscoveryURL)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w (check the URL: https://cognito-idp.REGION.amazonaws.com/POOL_ID/.well-known/openid-configuration)",
+			ra.Field("auth.discovery_url", "--discovery-url"), ra.DiscoveryURL, err)
+	}
+	a.discovered[ra.DiscoveryURL] = d
+	return d, nil
+}
+
+// TokenConfig returns the token cache configuration of route r, whose
+// discovery document is d: the token URL from the route or discovery.
+func (a *AuthSetup) TokenConfig(r config.Resolved, d *tokencache.Discovery) (tokencache.Config, error) {
+	ra := r.Auth
+	tokenURL := cmp.Or(ra.TokenURL, d.TokenEndpoint)
+	if tokenURL == "" {
+		return tokencache.Config{}, fmt.Errorf("%s %q: the discovery document has no token_endpoint: give %s",
+			ra.Field("auth.discovery_url", "--discovery-url"), ra.DiscoveryURL, ra.Field("auth.token_url", "--token-url"))
+	}
+	if _, err := proxy.CheckSecureURL(tokenURL); err != nil {
+		return tokencache.Config{}, fmt.Errorf("token endpoint %q from %s: %w", tokenURL, ra.Field("auth.discovery_url", "--discovery-url"), err)
+	}
+	style := tokencache.AuthStyleBasic
+	if ra.PostAuth {
+		style = tokencache.AuthStylePost
+	}
+	cfg := tokencache.Config{
+		TokenURL: tokenURL, ClientID: ra.ClientID, ClientSecret: ra.Secret, Scopes: ra.Scopes, AuthStyle: style,
+		Logger: a.opts.Logger.With("route", r.Name), HTTPClient: a.client,
+	}
+	if a.opts.OnFetch != nil {
+		cfg.OnFetch = a.opts.OnFetch(r.Name)
+	}
+	return cfg, nil
+}
+
+// Checker starts a checker of route r's tokens against its authorizer
+// rules, with the issuer and key set of d. It returns nil, nil when d has no
+// issuer (a route with only a token URL). The checker's key set lives as
+// long as life.
+func (a *AuthSetup) Checker(life context.Context, r config.Resolved, d *tokencache.Discovery) (*jwtcheck.Checker, error) {
+	if d.Issuer == "" {
+		return nil, nil
+	}
+	cfg := jwtcheck.Config{Issuer: d.Issuer, JWKSURI: d.JWKSURI, Rules: r.Rules, Logger: a.opts.Logger.With("route", r.Name), HTTPClient: a.client}
+	if a.opts.OnJWKSRefresh != nil {
+		cfg.OnRefresh = a.opts.OnJWKSRefresh(r.Name)
+	}
+	c, err := jwtcheck.New(life, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("route %s: %w", r.Name, err)
+	}
+	return c, nil
+}
+
+// RouteAuth is a route's token machinery: its discovery document, token
+// cache and checker. Routes with the same token URL, client, scopes and
+// rules share one.
+type RouteAuth struct {
+	Discovery *tokencache.Discovery
+	Cache     *tokencache.Cache
+	// Checker is nil when tokens are not checked (no issuer known).
+	Checker *jwtcheck.Checker
+	// claims summarises the claims of the last token that passed the
+	// checks, for the status page.
+	claims atomic.Pointer[string]
+}
+
+// Route returns route r's token machinery, shared with earlier routes that
+// have the same token URL, client, scopes and authorizer rules. Each fetched
+// token is checked against the rules before it is cached. ctx bounds
+// discovery; the cache and key set live as long as life.
+func (a *AuthSetup) Route(ctx, life context.Context, r config.Resolved) (*RouteAuth, error) {
+	d, err := a.Discover(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := a.TokenConfig(r, d)
+	if err != nil {
+		return nil, err
+	}
+	scopes := slices.Clone(r.Auth.Scopes)
+	slices.Sort(scopes)
+	key := fmt.Sprintf("%s\x00%s\x00%v\x00%q\x00%+v", cfg.TokenURL, r.Auth.ClientID, r.Auth.PostAuth, scopes, r.Rules)
+	if ra, ok := a.shared[key]; ok {
+		return ra, nil
+	}
+	ra := &RouteAuth{Discovery: d}
+	if ra.Checker, err = a.Checker(life, r, d); err != nil {
+		return nil, err
+	}
+	if ra.Checker != nil {
+		cfg.Check = func(token string) error {
+			claims, err := ra.Checker.Check(token)
+			if err == nil {
+				summary := claims.Summary()
+				ra.claims.Store(&summary)
+			}
+			return err
+		}
+	} else {
+		a.opts.Logger.Warn("tokens are not checked before sending: give "+agentcore.Render("{discovery_url}", r.Names())+" for the issuer and key set", "route", r.Name)
+	}
+	if ra.Cache, err = a.newCache(life, r, cfg); err != nil {
+		return nil, err
+	}
+	a.shared[key] = ra
+	a.all = append(a.all, ra)
+	return ra, nil
+}
+
+// Cache starts a token cache of its own for route r, whose tokens are not
+// checked (doctor and token check them themselves). It lives as long as
+// life.
+func (a *AuthSetup) Cache(life context.Context, r config.Resolved, d *tokencache.Discovery) (*tokencache.Cache, error) {
+	cfg, err := a.TokenConfig(r, d)
+	if err != nil {
+		return nil, err
+	}
+	return a.newCache(life, r, cfg)
+}
+
+func (a *AuthSetup) newCache(life context.Context, r config.Resolved, cfg tokencache.Config) (*tokencache.Cache, error) {
+	c, err := tokencache.New(life, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("route %s: %w", r.Name, err)
+	}
+	a.caches = append(a.caches, c)
+	return c, nil
+}
+
+// KeySetWait bounds how long ReadyChecker waits for the key set.
+const KeySetWait = 15 * time.Second
+
+// ReadyChecker starts a checker for route r, as Checker does, and waits up
+// to KeySetWait for its key set. A route without an issuer is an error.
+func (a *AuthSetup) ReadyChecker(life context.Context, r config.Resolved, d *tokencache.Discovery) (*jwtcheck.Checker, error) {
+	c, err := a.Checker(life, r, d)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, fmt.Errorf("no discovery document: give %s to check tokens", agentcore.Render("{discovery_url}", r.Names()))
+	}
+	wctx, cancel := context.WithTimeout(life, KeySetWait)
+	defer cancel()
+	return c, c.WaitReady(wctx)
+}
+
+// Warm starts the first token fetch of every cache.
+func (a *AuthSetup) Warm() {
+	for _, ra := range a.all {
+		ra.Cache.Warm()
+	}
+}
+
+// Wait waits for every token cache to stop, once life is done.
+func (a *AuthSetup) Wait() {
+	for _, c := range a.caches {
+		<-c.Done()
+	}
+}
+
+// Claims summarises the claims of the last token that passed the checks,
+// or "" if none has.
+func (ra *RouteAuth) Claims() string {
+	if c := ra.claims.Load(); c != nil {
+		return *c
+	}
+	return ""
+}
+
+// Tokens returns the token source the proxy uses: the cache, whose failures
+// carry their reason code and a fix naming the settings by names.
+func (ra *RouteAuth) Tokens(names agentcore.Namer) proxy.TokenSource {
+	return NewTokenSource(ra.Cache, names)
+}
+
+// NewTokenSource returns cache as a proxy.TokenSource whose failures carry
+// their reason code and a fix naming the settings by names.
+func NewTokenSource(cache *tokencache.Cache, names agentcore.Namer) proxy.TokenSource {
+	return tokenSource{cache: cache, names: names}
+}
+
+type tokenSource struct {
+	cache *tokencache.Cache
+	names agentcore.Namer
+}
+
+func (t tokenSource) Token(ctx context.Context) (string, error) {
+	tok, err := t.cache.Token(ctx)
+	if err != nil {
+		return "", ExplainTokenFailure(err, t.names)
+	}
+	return tok, nil
+}
+
+func (t tokenSource) Invalidate(token string) { t.cache.Invalidate(token) }
+
+// TokenFailure is a failure to obtain a token the proxy would send, with
+// its reason code and a fix in the user's words.
+type TokenFailure struct {
+	// Code is the reason code from the agentcore catalogue.
+	Code string
+	// Fix names the settings to change; "" when the error says it all.
+	Fix string
+	Err error
+	// problem, if set, says what Err says without the fix Fix replaces.
+	problem string
+}
+
+func (e *TokenFailure) Error() string {
+	msg := cmp.Or(e.problem, e.Err.Error())
+	if e.Fix == "" {
+		return msg
+	}
+	return msg + ": " + e.Fix
+}
+
+// Unwrap returns the token cache's error.
+func (e *TokenFailure) Unwrap() error { return e.Err }
+
+// Reason returns the reason code, for proxy's diagnosis header and metrics.
+func (e *TokenFailure) Reason() string { return e.Code }
+
+// tokenReasons map the token cache's and checker's sentinels to reason
+// codes, the most specific first.
+var tokenReasons = []struct {
+	err  error
+	code string
+}{
+	{jwtcheck.ErrIDToken, agentcore.ReasonIDToken},
+	{jwtcheck.ErrClientID, agentcore.ReasonClaimClientID},
+	{jwtcheck.ErrAudience, agentcore.ReasonClaimAud},
+	{jwtcheck.ErrIssuer, agentcore.ReasonClaimIss},
+	{jwtcheck.ErrScope, agentcore.ReasonClaimScope},
+	{jwtcheck.ErrCustomClaim, agentcore.ReasonClaimCustom},
+	{jwtcheck.ErrExpired, agentcore.ReasonExpiredToken},
+	{jwtcheck.ErrNotYetValid, agentcore.ReasonTokenNotYetValid},
+	{jwtcheck.ErrSignature, agentcore.ReasonInvalidToken},
+	{jwtcheck.ErrUnknownKey, agentcore.ReasonInvalidToken},
+	{jwtcheck.ErrMalformed, agentcore.ReasonUnparseableToken},
+	{jwtcheck.ErrKeySetNotLoaded, agentcore.ReasonJWKSUnavailable},
+	{tokencache.ErrInvalidClient, agentcore.ReasonTokenInvalidClient},
+	{tokencache.ErrInvalidScope, agentcore.ReasonTokenInvalidScope},
+	{tokencache.ErrUnauthorizedClient, agentcore.ReasonTokenUnauthorized},
+	{tokencache.ErrUnsupportedGrantType, agentcore.ReasonTokenUnsupportedFlow},
+}
+
+// TokenReason returns the reason code of a failure to obtain a token.
+func TokenReason(err error) string {
+	for _, r := range tokenReasons {
+		if errors.Is(err, r.err) {
+			return r.code
+		}
+	}
+	return agentcore.ReasonTokenEndpoint
+}
+
+// ExplainTokenFailure labels err with its reason code and, when the
+// catalogue's fix names settings, that fix in the words of names. A check
+// failure's own fix gives way to it.
+func ExplainTokenFailure(err error, names agentcore.Namer) *TokenFailure {
+	code := TokenReason(err)
+	r, _ := agentcore.Lookup(code)
+	if !strings.Contains(r.Fix, "{") {
+		return &TokenFailure{Code: code, Err: err}
+	}
+	f := &TokenFailure{Code: code, Fix: agentcore.Render(r.Fix, names), Err: err}
+	var re *jwtcheck.RuleError
+	if errors.As(err, &re) {
+		f.problem = strings.Replace(err.Error(), re.Error(), "jwtcheck: "+re.Problem, 1)
+	}
+	return f
+}

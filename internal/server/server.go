@@ -1,0 +1,191 @@
+// Package server runs agentcore-proxy: it assembles each route (discovery →
+// token cache → token checker → proxy handler), serves the routes with the
+// health endpoints, metrics and the status page behind the inbound guard,
+// and drains open streams on shutdown. internal/cli turns flags and YAML into
+// its inputs and its structured errors into sentences.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/proxy"
+	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
+)
+
+// Options shape a Server. Zero values take the defaults.
+type Options struct {
+	// Version is reported in metrics, on the status page and in the
+	// User-Agent sent upstream ("agentcore-proxy/VERSION").
+	Version string
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
+	// Registerer receives the metrics and Gatherer serves them on
+	// /metrics. Both nil: a private registry with the Go and process
+	// collectors. A Registerer that is also a Gatherer (a
+	// *prometheus.Registry) serves as both.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	// MaxToolNames caps distinct tool names per route in
+	// agentcore_proxy_tool_calls_total; 0 leaves tool names out.
+	MaxToolNames int
+	// Transport bounds the upstream's dial, TLS and answer-header waits.
+	Transport proxy.TransportOptions
+	// TokenFetchTimeout bounds one token or key-set request (default 10 s).
+	TokenFetchTimeout time.Duration
+	// MaxRetries and RetryToolCalls shape retries of 409 and 429, as in
+	// proxy.Options (0: the default, negative: never).
+	MaxRetries     int
+	RetryToolCalls bool
+	// MaxBodyBytes and MaxStreamDuration bound each request (0: no bound).
+	MaxBodyBytes      int64
+	MaxStreamDuration time.Duration
+}
+
+// UserAgent is what the proxy sends upstream.
+func (o Options) UserAgent() string { return "agentcore-proxy/" + o.Version }
+
+// Server is the running proxy: one handler per route, their token caches,
+// the health endpoints, metrics and the status page.
+type Server struct {
+	routes []*route
+	auth   *AuthSetup
+	logger *slog.Logger
+	opts   Options
+	// stop ends the token caches' lifetime; Run calls it after draining.
+	stop context.CancelFunc
+	// draining is set when shutdown starts, so that /readyz turns false at
+	// once and load balancers stop sending new work.
+	draining atomic.Bool
+	// upstream is shared by every route so that routes to one AgentCore
+	// host share connections; Run closes its idle ones at the end.
+	upstream *http.Transport
+	metrics  *metrics
+	recorder *recorder
+}
+
+type route struct {
+	config.Resolved
+	handler http.Handler
+	auth    *RouteAuth // nil for routes without auth
+}
+
+// New discovers each route's token endpoint, builds one token cache per
+// (token URL, client id, scopes, rules), and one proxy per route. ctx bounds
+// start-up; the token caches live until Run has drained the server, so that
+// requests finishing after a signal still get tokens. Every problem is
+// reported, each naming its setting.
+func New(ctx context.Context, routes []config.Resolved, opts Options) (_ *Server, err error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	life, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s := &Server{logger: opts.Logger, stop: stop, opts: opts, upstream: proxy.NewTransport(opts.Transport),
+		recorder: newRecorder()}
+	s.metrics = newMetrics(opts)
+	s.auth = NewAuthSetup(AuthOptions{Logger: opts.Logger, FetchTimeout: opts.TokenFetchTimeout, Transport: opts.Transport,
+		OnFetch: s.metrics.onFetch, OnJWKSRefresh: s.metrics.onJWKSRefresh})
+	defer func() {
+		s.auth.CloseIdleConnections()
+		if err != nil {
+			stop()
+			s.auth.Wait()
+		}
+	}()
+	var errs []error
+	for _, r := range routes {
+		rt := &route{Resolved: r}
+		var tokens proxy.TokenSource
+		if r.Auth != nil {
+			ra, err := s.auth.Route(ctx, life, r)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			rt.auth, tokens = ra, ra.Tokens(r.Names())
+		}
+		p, err := proxy.New(proxy.Options{
+			Route:     r.Name,
+			Target:    r.Upstream,
+			Tokens:    tokens,
+			UserAgent: opts.UserAgent(),
+			Transport: s.upstream,
+			Logger:    s.logger,
+			Upstream:  UpstreamContext(r),
+
+			MaxRetries:     opts.MaxRetries,
+			RetryToolCalls: opts.RetryToolCalls,
+			MaxBodyBytes:   opts.MaxBodyBytes,
+
+			OnDiagnosis: s.metrics.onDiagnosis(r.Name),
+			OnStream:    s.metrics.onStream(r.Name),
+			OnDone: func(sum proxy.Summary) {
+				s.metrics.observe(sum)
+				s.recorder.observe(sum)
+				logRequest(s.logger, sum)
+			},
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("route %s: %w", r.Name, err))
+			continue
+		}
+		rt.handler = promhttp.InstrumentHandlerInFlight(s.metrics.inflight.WithLabelValues(r.Name),
+			limitDuration(p, opts.MaxStreamDuration))
+		s.routes = append(s.routes, rt)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	s.auth.Warm()
+	return s, nil
+}
+
+// UpstreamContext describes route r for the proxy's explanations.
+func UpstreamContext(r config.Resolved) proxy.UpstreamContext {
+	uc := proxy.UpstreamContext{Qualifier: r.Qualifier, Endpoint: r.Upstream.Host, Names: r.Names()}
+	if r.ARN != nil {
+		uc.ARN, uc.Region = r.ARN.String(), r.ARN.Region
+	}
+	if r.Auth != nil {
+		uc.ClientID = r.Auth.ClientID
+	}
+	return uc
+}
+
+// Describe names route r's upstream for people: the ARN and qualifier, or
+// the URL without credentials.
+func Describe(r config.Resolved) string {
+	if r.ARN != nil {
+		return fmt.Sprintf("%s (qualifier %s)", r.ARN, r.Qualifier)
+	}
+	return r.Upstream.Redacted()
+}
+
+// limitDuration caps how long a request (a stream included) may last.
+func limitDuration(next http.Handler, maxDuration time.Duration) http.Handler {
+	if maxDuration <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), maxDuration)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// tokenState is what readiness and the status page read of a route's token.
+func (r *route) tokenState() (tokencache.State, bool) {
+	if r.auth == nil {
+		return tokencache.State{}, false
+	}
+	return r.auth.Cache.State(), true
+}
