@@ -93,7 +93,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		o.conns = append(o.conns, n)
 	}
 	if *onlyFlag != "" {
-		o.only = strings.Split(*onlyFlag, ",")
+		for _, name := range strings.Split(*onlyFlag, ",") {
+			if !slices.Contains([]string{"direct", "httputil", "nginx", "agentcore-proxy"}, name) {
+				return fmt.Errorf("-only %q: unknown contender %q (want direct, httputil, nginx or agentcore-proxy)", *onlyFlag, name)
+			}
+			o.only = append(o.only, name)
+		}
 	}
 	res, err := measure(ctx, &o, stdout)
 	if res != nil {
