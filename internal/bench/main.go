@@ -296,8 +296,10 @@ func measure(ctx context.Context, o *options, stdout io.Writer) (*results, error
 		}
 		for name, ls := range res.Load[key] {
 			ls.Median = medianSample(ls.Samples)
-			if cr := byName[name]; cr != nil && ls.Median.PeakRSSkB > cr.RSSLoadKB && conns == slices.Max(o.conns) {
-				cr.RSSLoadKB = ls.Median.PeakRSSkB
+			if cr := byName[name]; cr != nil && conns == slices.Max(o.conns) {
+				for _, s := range ls.Samples {
+					cr.RSSLoadKB = max(cr.RSSLoadKB, s.PeakRSSkB)
+				}
 			}
 		}
 	}
