@@ -1,14 +1,15 @@
 # make test: everything CI runs (installs what the tests need on first use).
 # make demo: the proxy in front of its embedded AgentCore + Cognito emulator.
+# make bench: agentcore-proxy side by side with direct, httputil and nginx.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/agentcore-proxy/agentcore-proxy/internal/cli.Version=$(VERSION)
 FUZZTIME ?= 5s
 
-.PHONY: test deps vet cross lint tools unit fuzz build demo monitoring image smoke
+.PHONY: test deps vet cross lint tools unit fuzz build demo monitoring image smoke bench bench-smoke
 
 # Everything CI runs; on a fresh machine it installs what it needs first.
 test: deps
-	$(MAKE) vet cross lint unit fuzz monitoring
+	$(MAKE) vet cross lint unit fuzz monitoring bench-smoke
 
 # Debian packages, Go modules and npm clients the tests need (root or sudo).
 deps:
@@ -84,3 +85,14 @@ build:
 
 demo:
 	go run . demo
+
+# Side-by-side figures (needs wrk; nginx-light when installed): about two
+# minutes; BENCHFLAGS passes flags, e.g. BENCHFLAGS="-out bench-results.json".
+BENCHFLAGS ?=
+bench:
+	go run ./internal/bench $(BENCHFLAGS)
+
+# A short run that checks every contender answers and one token serves the
+# whole run; it asserts no figure.
+bench-smoke:
+	go run ./internal/bench -smoke $(BENCHFLAGS)
