@@ -1,0 +1,323 @@
+package stdio_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/emulator"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/stdio"
+	"github.com/agentcore-proxy/agentcore-proxy/proxy"
+	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
+)
+
+// rig is the emulator behind the real proxy handler behind the stdio
+// front, which runs in process on pipes.
+type rig struct {
+	emu   *emulator.Emulator
+	stdin *io.PipeWriter // the client writes here
+	out   *io.PipeReader // and reads the front's stdout here
+	done  chan error     // Run's result
+}
+
+func startRig(t *testing.T, drain time.Duration) *rig {
+	t.Helper()
+	emu, err := emulator.Start(t.Context(), emulator.Config{})
+	if err != nil {
+		t.Fatalf("emulator.Start: %v", err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	target, err := url.Parse(emu.InvocationURL("DEFAULT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := tokencache.New(t.Context(), tokencache.Config{TokenURL: emu.TokenURL(), ClientID: "demo-client-id", ClientSecret: "demo-client-secret"})
+	if err != nil {
+		t.Fatalf("tokencache.New: %v", err)
+	}
+	p, err := proxy.New(proxy.Options{Route: "default", Target: target, Tokens: tokens, SessionRecovery: true,
+		Upstream: proxy.UpstreamContext{ARN: emu.RuntimeARN()}})
+	if err != nil {
+		t.Fatalf("proxy.New: %v", err)
+	}
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	r := &rig{emu: emu, stdin: inW, out: outR, done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		err := stdio.Run(ctx, inR, outW, stdio.Options{Handler: p, DrainTimeout: drain})
+		outW.Close()
+		inR.Close()
+		r.done <- err
+	}()
+	t.Cleanup(func() {
+		cancel()
+		inW.Close()
+		go io.Copy(io.Discard, outR)
+		if err := <-r.done; err != nil {
+			t.Errorf("Run() = %v, want nil", err)
+		}
+	})
+	return r
+}
+
+// connect runs a Go SDK client on the front's stdin and stdout.
+func (r *rig) connect(t *testing.T, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
+	t.Helper()
+	c := mcp.NewClient(&mcp.Implementation{Name: "stdio-test", Version: "1"}, opts)
+	cs, err := c.Connect(t.Context(), &mcp.IOTransport{Reader: r.out, Writer: r.stdin}, &mcp.ClientSessionOptions{ProtocolVersion: version})
+	if err != nil {
+		t.Fatalf("Connect(%s): %v", version, err)
+	}
+	if got := cs.InitializeResult().ProtocolVersion; got != version {
+		t.Fatalf("negotiated protocol %q, want %q", got, version)
+	}
+	return cs
+}
+
+func text(res *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
+}
+
+func TestTools(t *testing.T) {
+	for _, version := range []string{"2025-11-25", "2026-07-28"} {
+		t.Run(version, func(t *testing.T) {
+			r := startRig(t, 0)
+			var progress atomic.Int32
+			cs := r.connect(t, version, &mcp.ClientOptions{
+				ProgressNotificationHandler: func(context.Context, *mcp.ProgressNotificationClientRequest) { progress.Add(1) },
+			})
+			ctx := t.Context()
+			tools, err := cs.ListTools(ctx, nil)
+			if err != nil {
+				t.Fatalf("ListTools: %v", err)
+			}
+			var names []string
+			for _, tool := range tools.Tools {
+				names = append(names, tool.Name)
+			}
+			if got, want := strings.Join(names, ","), "add_numbers,greet_user,multiply_numbers,stream_progress"; got != want {
+				t.Errorf("ListTools() = %s, want %s", got, want)
+			}
+			calls := []struct {
+				name string
+				args map[string]any
+				want string
+			}{
+				{name: "add_numbers", args: map[string]any{"a": 2, "b": 3}, want: "5"},
+				{name: "multiply_numbers", args: map[string]any{"a": 4, "b": 2.5}, want: "10"},
+				{name: "greet_user", args: map[string]any{"name": "Ada"}, want: "Hello, Ada! Nice to meet you."},
+			}
+			for _, c := range calls {
+				res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: c.name, Arguments: c.args})
+				if err != nil || res.IsError || text(res) != c.want {
+					t.Errorf("CallTool(%s) = %v, %v, want %q", c.name, res, err, c.want)
+				}
+			}
+
+			params := &mcp.CallToolParams{Name: "stream_progress", Arguments: map[string]any{"steps": 5, "interval_ms": 10}}
+			params.SetProgressToken("p1")
+			res, err := cs.CallTool(ctx, params)
+			if err != nil || text(res) != "streamed 5 steps" {
+				t.Errorf("CallTool(stream_progress) = %v, %v", res, err)
+			}
+			if got := progress.Load(); got != 5 {
+				t.Errorf("progress notifications = %d, want 5", got)
+			}
+
+			var wg sync.WaitGroup
+			errs := make(chan error, 20)
+			for i := range 20 {
+				wg.Go(func() {
+					res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "add_numbers", Arguments: map[string]any{"a": i, "b": 1000}})
+					switch {
+					case err != nil:
+						errs <- err
+					case text(res) != fmt.Sprint(i+1000):
+						errs <- fmt.Errorf("add_numbers(%d, 1000) = %q", i, text(res))
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Errorf("concurrent call: %v", err)
+			}
+			if err := cs.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+	}
+}
+
+// TestLargeLine sends a 10 MB line and gets a 10 MB line back.
+func TestLargeLine(t *testing.T) {
+	r := startRig(t, 0)
+	cs := r.connect(t, "2025-11-25", nil)
+	name := strings.Repeat("x", 10<<20)
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "greet_user", Arguments: map[string]any{"name": name}})
+	if err != nil {
+		t.Fatalf("CallTool with 10 MB: %v", err)
+	}
+	if got, want := len(text(res)), len("Hello, ! Nice to meet you.")+len(name); got != want {
+		t.Errorf("answer text is %d bytes, want %d", got, want)
+	}
+	cs.Close()
+}
+
+// TestSessionRecovery loses the session behind a 2025-11-25 client on stdio:
+// calls keep working with one new initialize.
+func TestSessionRecovery(t *testing.T) {
+	r := startRig(t, 0)
+	cs := r.connect(t, "2025-11-25", nil)
+	add := func() error {
+		res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "add_numbers", Arguments: map[string]any{"a": 1, "b": 2}})
+		if err == nil && text(res) != "3" {
+			err = fmt.Errorf("add_numbers = %q", text(res))
+		}
+		return err
+	}
+	if err := add(); err != nil {
+		t.Fatal(err)
+	}
+	before := r.emu.Stats().Initializes
+	r.emu.EndSessions()
+	for i := range 3 {
+		if err := add(); err != nil {
+			t.Fatalf("call %d after EndSessions: %v", i, err)
+		}
+	}
+	if n := r.emu.Stats().Initializes - before; n != 1 {
+		t.Errorf("the emulator saw %d new initializes, want 1", n)
+	}
+	cs.Close()
+}
+
+// TestProxyErrorAsJSONRPC fails an upstream call: the client gets a JSON-RPC
+// error for its request carrying the proxy's explanation.
+func TestProxyErrorAsJSONRPC(t *testing.T) {
+	r := startRig(t, 0)
+	cs := r.connect(t, "2025-11-25", nil)
+	r.emu.InjectFault(emulator.Fault{Status: 429, ErrorType: "ThrottlingException", Message: "Rate exceeded"}, 10)
+	_, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "add_numbers", Arguments: map[string]any{"a": 1, "b": 2}})
+	if err == nil || !strings.Contains(err.Error(), "agentcore-proxy: AgentCore answered 429") || !strings.Contains(err.Error(), "Rate exceeded") {
+		t.Errorf("CallTool during throttling: err = %v, want the proxy's explanation", err)
+	}
+	cs.Close()
+}
+
+// wire is a raw client: it writes lines and reads lines.
+type wire struct {
+	t  *testing.T
+	r  *rig
+	sc *bufio.Scanner
+}
+
+func newWire(t *testing.T, r *rig) *wire {
+	sc := bufio.NewScanner(r.out)
+	sc.Buffer(nil, 64<<20)
+	return &wire{t: t, r: r, sc: sc}
+}
+
+func (w *wire) send(line string) {
+	w.t.Helper()
+	if _, err := io.WriteString(w.r.stdin, line+"\n"); err != nil {
+		w.t.Fatalf("write stdin: %v", err)
+	}
+}
+
+// next reads one line and decodes it; it fails on anything but JSON.
+func (w *wire) next() map[string]any {
+	w.t.Helper()
+	if !w.sc.Scan() {
+		w.t.Fatalf("stdout ended: %v", w.sc.Err())
+	}
+	var m map[string]any
+	if err := json.Unmarshal(w.sc.Bytes(), &m); err != nil {
+		w.t.Fatalf("stdout line %q is not JSON: %v", w.sc.Text(), err)
+	}
+	return m
+}
+
+const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`
+
+func TestGarbage(t *testing.T) {
+	r := startRig(t, 0)
+	w := newWire(t, r)
+	for _, garbage := range []string{"this is not json", `{"jsonrpc":"2.0","id":`, "\x00\x01"} {
+		w.send(garbage)
+		got := w.next()
+		e, _ := got["error"].(map[string]any)
+		if got["id"] != nil || e == nil || e["code"] != float64(-32700) {
+			t.Errorf("answer to %q = %v, want a parse error (-32700) with id null", garbage, got)
+		}
+	}
+	w.send(initialize)
+	got := w.next()
+	if got["id"] != float64(1) || got["result"] == nil {
+		t.Errorf("initialize after garbage = %v, want a result", got)
+	}
+}
+
+// TestStdinClosedMidCall closes stdin while a call streams: the call
+// finishes within the drain, then Run returns nil.
+func TestStdinClosedMidCall(t *testing.T) {
+	r := startRig(t, 30*time.Second)
+	w := newWire(t, r)
+	w.send(initialize)
+	w.next()
+	w.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	w.send(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"stream_progress","arguments":{"steps":3,"interval_ms":50},"_meta":{"progressToken":"t"}}}`)
+	r.stdin.Close()
+	var progress int
+	for {
+		got := w.next()
+		if got["method"] == "notifications/progress" {
+			progress++
+			continue
+		}
+		if got["id"] != float64(2) || got["result"] == nil {
+			t.Fatalf("answer = %v, want the result of call 2", got)
+		}
+		break
+	}
+	if progress != 3 {
+		t.Errorf("progress notifications = %d, want 3", progress)
+	}
+	if err := <-r.done; err != nil {
+		t.Errorf("Run() = %v, want nil", err)
+	}
+	r.done <- nil // for the cleanup
+}
+
+// TestDrainCancels closes stdin while a long call runs and the drain is
+// short: Run cancels the call and returns nil.
+func TestDrainCancels(t *testing.T) {
+	r := startRig(t, 50*time.Millisecond)
+	w := newWire(t, r)
+	w.send(initialize)
+	w.next()
+	w.send(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"stream_progress","arguments":{"steps":1000,"interval_ms":1000}}}`)
+	r.stdin.Close()
+	go io.Copy(io.Discard, r.out)
+	if err := <-r.done; err != nil {
+		t.Errorf("Run() = %v, want nil", err)
+	}
+	r.done <- nil
+}
