@@ -37,7 +37,7 @@ func (r *recoveryRig) recoveries() []string {
 
 // startRig starts the emulator and the proxy. front, if not nil, wraps the
 // emulator's AgentCore endpoint (to add a fault of the test's own).
-func startRig(t *testing.T, recovery bool, front func(emu *emulator.Emulator, next http.Handler) http.Handler) *recoveryRig {
+func startRig(t testing.TB, recovery bool, front func(emu *emulator.Emulator, next http.Handler) http.Handler) *recoveryRig {
 	t.Helper()
 	emu, err := emulator.Start(t.Context(), emulator.Config{})
 	if err != nil {
@@ -84,7 +84,7 @@ func startRig(t *testing.T, recovery bool, front func(emu *emulator.Emulator, ne
 
 // connectGo connects a Go SDK client through the proxy with the given
 // protocol version ("" for the SDK's default).
-func connectGo(t *testing.T, endpoint, version string) *mcp.ClientSession {
+func connectGo(t testing.TB, endpoint, version string) *mcp.ClientSession {
 	t.Helper()
 	c := mcp.NewClient(&mcp.Implementation{Name: "recovery-test", Version: "1"}, nil)
 	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: endpoint, DisableStandaloneSSE: true},
@@ -96,7 +96,7 @@ func connectGo(t *testing.T, endpoint, version string) *mcp.ClientSession {
 	return cs
 }
 
-func add(t *testing.T, cs *mcp.ClientSession, a, b float64) error {
+func add(t testing.TB, cs *mcp.ClientSession, a, b float64) error {
 	t.Helper()
 	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "add_numbers", Arguments: map[string]any{"a": a, "b": b}})
 	if err != nil {
