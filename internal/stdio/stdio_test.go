@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,13 +24,20 @@ import (
 // rig is the emulator behind the real proxy handler behind the stdio
 // front, which runs in process on pipes.
 type rig struct {
-	emu   *emulator.Emulator
-	stdin *io.PipeWriter // the client writes here
-	out   *io.PipeReader // and reads the front's stdout here
-	done  chan error     // Run's result
+	emu    *emulator.Emulator
+	stdin  *io.PipeWriter // the client writes here
+	out    *io.PipeReader // and reads the front's stdout here
+	done   chan error     // Run's result
+	cancel context.CancelFunc
 }
 
 func startRig(t *testing.T, drain time.Duration) *rig {
+	return startRigWith(t, stdio.Options{DrainTimeout: drain}, false)
+}
+
+// startRigWith starts the rig with opts; overHTTP serves the proxy on
+// loopback and points Options.Endpoint at it instead of Options.Handler.
+func startRigWith(t *testing.T, opts stdio.Options, overHTTP bool) *rig {
 	t.Helper()
 	emu, err := emulator.Start(t.Context(), emulator.Config{})
 	if err != nil {
@@ -52,10 +59,16 @@ func startRig(t *testing.T, drain time.Duration) *rig {
 	}
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
-	r := &rig{emu: emu, stdin: inW, out: outR, done: make(chan error, 1)}
+	opts.Handler = p
+	if overHTTP {
+		srv := httptest.NewServer(p)
+		t.Cleanup(srv.Close)
+		opts.Handler, opts.Endpoint = nil, srv.URL+"/mcp"
+	}
 	ctx, cancel := context.WithCancel(context.Background())
+	r := &rig{emu: emu, stdin: inW, out: outR, done: make(chan error, 1), cancel: cancel}
 	go func() {
-		err := stdio.Run(ctx, inR, outW, stdio.Options{Handler: p, DrainTimeout: drain})
+		err := stdio.Run(ctx, inR, outW, opts)
 		outW.Close()
 		inR.Close()
 		r.done <- err
@@ -99,9 +112,11 @@ func TestTools(t *testing.T) {
 	for _, version := range []string{"2025-11-25", "2026-07-28"} {
 		t.Run(version, func(t *testing.T) {
 			r := startRig(t, 0)
-			var progress atomic.Int32
+			progress := make(chan float64, 100)
 			cs := r.connect(t, version, &mcp.ClientOptions{
-				ProgressNotificationHandler: func(context.Context, *mcp.ProgressNotificationClientRequest) { progress.Add(1) },
+				ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+					progress <- req.Params.Progress
+				},
 			})
 			ctx := t.Context()
 			tools, err := cs.ListTools(ctx, nil)
@@ -137,8 +152,14 @@ func TestTools(t *testing.T) {
 			if err != nil || text(res) != "streamed 5 steps" {
 				t.Errorf("CallTool(stream_progress) = %v, %v", res, err)
 			}
-			if got := progress.Load(); got != 5 {
-				t.Errorf("progress notifications = %d, want 5", got)
+			// The SDK client runs notification handlers on their own
+			// goroutines: they may finish after CallTool returns.
+			for i := range 5 {
+				select {
+				case <-progress:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("got %d progress notifications, want 5", i)
+				}
 			}
 
 			var wg sync.WaitGroup
@@ -161,6 +182,22 @@ func TestTools(t *testing.T) {
 			}
 			if err := cs.Close(); err != nil {
 				t.Errorf("Close: %v", err)
+			}
+			// The headers the front set reached AgentCore.
+			var named, sessions int
+			for _, inv := range r.emu.Invocations() {
+				if inv.Header.Get("Mcp-Method") == "tools/call" && inv.Header.Get("Mcp-Name") == "greet_user" {
+					named++
+				}
+				if inv.Header.Get("Mcp-Session-Id") != "" {
+					sessions++
+				}
+			}
+			if version >= "2026-07-28" && (named != 1 || sessions != 0) {
+				t.Errorf("upstream saw %d greet_user calls with Mcp-Method/Mcp-Name and %d requests with a session, want 1 and 0", named, sessions)
+			}
+			if version < "2026-07-28" && (named != 0 || sessions == 0) {
+				t.Errorf("upstream saw %d calls with Mcp-Method/Mcp-Name and %d requests with a session, want 0 and some", named, sessions)
 			}
 		})
 	}
@@ -320,4 +357,31 @@ func TestDrainCancels(t *testing.T) {
 		t.Errorf("Run() = %v, want nil", err)
 	}
 	r.done <- nil
+}
+
+// TestContextCancel ends Run's context while a long call runs: the call
+// gets the drain, is cancelled, and Run returns nil.
+func TestContextCancel(t *testing.T) {
+	r := startRig(t, 50*time.Millisecond)
+	w := newWire(t, r)
+	w.send(initialize)
+	w.next()
+	w.send(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"stream_progress","arguments":{"steps":1000,"interval_ms":1000}}}`)
+	r.cancel()
+	go io.Copy(io.Discard, r.out)
+	if err := <-r.done; err != nil {
+		t.Errorf("Run() = %v, want nil", err)
+	}
+	r.done <- nil
+}
+
+// TestEndpoint relays to a proxy served over HTTP instead of in process.
+func TestEndpoint(t *testing.T) {
+	r := startRigWith(t, stdio.Options{}, true)
+	cs := r.connect(t, "2025-11-25", nil)
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "greet_user", Arguments: map[string]any{"name": "Bob"}})
+	if err != nil || text(res) != "Hello, Bob! Nice to meet you." {
+		t.Errorf("CallTool(greet_user) = %v, %v", res, err)
+	}
+	cs.Close()
 }
