@@ -205,7 +205,11 @@ func readLine(br *bufio.Reader, max int) (data []byte, tooLong bool, err error) 
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		return bytes.TrimRight(data, "\r\n"), tooLong, err
+		data = bytes.TrimRight(data, "\r\n")
+		if len(data) > max {
+			return nil, true, err
+		}
+		return data, tooLong, err
 	}
 }
 
