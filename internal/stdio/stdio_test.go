@@ -31,13 +31,13 @@ type rig struct {
 	cancel context.CancelFunc
 }
 
-func startRig(t *testing.T, drain time.Duration) *rig {
+func startRig(t testing.TB, drain time.Duration) *rig {
 	return startRigWith(t, stdio.Options{DrainTimeout: drain}, false)
 }
 
 // startRigWith starts the rig with opts; overHTTP serves the proxy on
 // loopback and points Options.Endpoint at it instead of Options.Handler.
-func startRigWith(t *testing.T, opts stdio.Options, overHTTP bool) *rig {
+func startRigWith(t testing.TB, opts stdio.Options, overHTTP bool) *rig {
 	t.Helper()
 	emu, err := emulator.Start(t.Context(), emulator.Config{})
 	if err != nil {
@@ -85,7 +85,7 @@ func startRigWith(t *testing.T, opts stdio.Options, overHTTP bool) *rig {
 }
 
 // connect runs a Go SDK client on the front's stdin and stdout.
-func (r *rig) connect(t *testing.T, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
+func (r *rig) connect(t testing.TB, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
 	t.Helper()
 	c := mcp.NewClient(&mcp.Implementation{Name: "stdio-test", Version: "1"}, opts)
 	cs, err := c.Connect(t.Context(), &mcp.IOTransport{Reader: r.out, Writer: r.stdin}, &mcp.ClientSessionOptions{ProtocolVersion: version})
