@@ -206,16 +206,19 @@ func TestTools(t *testing.T) {
 // TestLargeLine sends a 10 MB line and gets a 10 MB line back.
 func TestLargeLine(t *testing.T) {
 	r := startRig(t, 0)
-	cs := r.connect(t, "2025-11-25", nil)
+	w := newWire(t, r)
+	w.send(initialize)
+	w.next()
+	w.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 	name := strings.Repeat("x", 10<<20)
-	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "greet_user", Arguments: map[string]any{"name": name}})
-	if err != nil {
-		t.Fatalf("CallTool with 10 MB: %v", err)
+	w.send(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"greet_user","arguments":{"name":"` + name + `"}}}`)
+	got := w.next()
+	want := "Hello, " + name + "! Nice to meet you."
+	res, _ := got["result"].(map[string]any)
+	content, _ := res["content"].([]any)
+	if len(content) != 1 || content[0].(map[string]any)["text"] != want {
+		t.Errorf("answer to a 10 MB line: %.200v…, want the 10 MB greeting", got)
 	}
-	if got, want := len(text(res)), len("Hello, ! Nice to meet you.")+len(name); got != want {
-		t.Errorf("answer text is %d bytes, want %d", got, want)
-	}
-	cs.Close()
 }
 
 // TestSessionRecovery loses the session behind a 2025-11-25 client on stdio:
