@@ -74,6 +74,14 @@ type Options struct {
 	// the proxy explains: upstream error answers (fromUpstream) and failures
 	// to obtain a token it would send (not fromUpstream).
 	OnDiagnosis func(reason string, fromUpstream bool)
+	// SessionRecovery re-initializes an MCP session the upstream lost (a
+	// 404 to a request carrying its Mcp-Session-Id) and sends the request
+	// again, keeping the client's session id; see recoveryTransport.
+	SessionRecovery bool
+	// OnRecovery, if set, is called with the outcome of every session
+	// recovery: RecoveryRecovered, RecoveryFailed, RecoveryLostAgain or
+	// RecoveryNotReplayable.
+	OnRecovery func(result string)
 }
 
 // Proxy is an http.Handler that forwards MCP requests to one upstream.
@@ -137,6 +145,14 @@ func New(opts Options) (*Proxy, error) {
 	if retries := cmp.Or(opts.MaxRetries, DefaultMaxRetries); retries > 0 {
 		transport = &retryTransport{base: transport, max: retries, toolCalls: opts.RetryToolCalls}
 	}
+	if opts.SessionRecovery {
+		// Outermost, so that its own requests get tokens and retries too.
+		rt := &recoveryTransport{base: transport, upstream: opts.Upstream, logger: p.logger, route: opts.Route, onRecovery: opts.OnRecovery}
+		if rt.onRecovery == nil {
+			rt.onRecovery = func(string) {}
+		}
+		transport = rt
+	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		ModifyResponse: p.modifyResponse,
@@ -191,6 +207,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, info *requestInfo)
 				// Read a little, for the id of the error, and refuse.
 				head, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 				info.sniffed = sniffRequest(head)
+				info.preferHeaders(r.Header)
 				p.tooLarge(w, info)
 				return
 			}
@@ -249,6 +266,7 @@ func (p *Proxy) fail(w http.ResponseWriter, info *requestInfo, status, code int,
 func (p *Proxy) bufferBody(r *http.Request, info *requestInfo) ([]byte, error) {
 	buf, err := io.ReadAll(io.LimitReader(r.Body, p.maxReplay+1))
 	info.sniffed = sniffRequest(buf) // what was read, even on error: for the id
+	info.preferHeaders(r.Header)
 	if err != nil {
 		return nil, err
 	}

@@ -192,8 +192,12 @@ func (e *Emulator) record(inv Invocation, rej *rejection) {
 // path /mcp, body unchanged, Authorization removed (AgentCore only passes it when allow-listed), and the
 // session headers AgentCore always returns.
 func (e *Emulator) forward(w http.ResponseWriter, r *http.Request, runtimeSID string) {
+	initialize := isInitialize(r)
 	e.mu.Lock()
 	e.stats.Invocations++
+	if initialize {
+		e.stats.Initializes++
+	}
 	e.mu.Unlock()
 
 	mcpSID := r.Header.Get(headerMcpSessionID)

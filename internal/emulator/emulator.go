@@ -67,6 +67,7 @@ type Stats struct {
 	TokenRequests int            // every POST to the token endpoint
 	TokensIssued  int            // successful ones
 	Invocations   int            // requests that passed the authorizer and reached the MCP server
+	Initializes   int            // those of them that were JSON-RPC initialize requests
 	Rejections    map[string]int // by reason code
 }
 

@@ -1,6 +1,9 @@
 package emulator
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
 	"time"
 )
@@ -56,7 +59,8 @@ func (e *Emulator) SetSigV4(on bool) {
 
 // EndSessions ends every MCP session seen so far, as when their microVMs
 // idle out: requests that carry one of their ids get 404, and the client
-// must initialize again (field behaviour; the body is unconfirmed).
+// must initialize again (field behaviour). The body is the one the MCP Python
+// SDK's streamable-HTTP server sends for an unknown session id.
 func (e *Emulator) EndSessions() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -90,7 +94,7 @@ func (e *Emulator) afterAuthorizer(r *http.Request) *rejection {
 	defer e.mu.Unlock()
 	if sid := r.Header.Get(headerMcpSessionID); sid != "" && e.faults.sessions[sid] {
 		return &rejection{reason: ReasonSessionEnded, status: http.StatusNotFound, body: map[string]any{
-			"jsonrpc": "2.0", "id": nil, "error": map[string]any{"code": -32001, "message": "Session not found"},
+			"jsonrpc": "2.0", "id": "server-error", "error": map[string]any{"code": -32600, "message": "Session not found"},
 		}}
 	}
 	if len(e.faults.inject) > 0 {
@@ -111,4 +115,22 @@ func (e *Emulator) rememberSession(id string) {
 	if _, ok := e.faults.sessions[id]; !ok {
 		e.faults.sessions[id] = false
 	}
+}
+
+// isInitialize reports whether r is a POST of a JSON-RPC initialize request,
+// leaving its body readable again. Tests count initializes to see that a
+// lost session was re-initialized exactly once.
+func isInitialize(r *http.Request) bool {
+	if r.Method != http.MethodPost || r.Body == nil {
+		return false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxInvocationBody+1))
+	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
+	if err != nil {
+		return false
+	}
+	var msg struct {
+		Method string `json:"method"`
+	}
+	return json.Unmarshal(body, &msg) == nil && msg.Method == "initialize"
 }
