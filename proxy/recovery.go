@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
 
@@ -150,7 +151,7 @@ func (st *sessionStore) forget(id string) {
 }
 
 func (t *recoveryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	clientID := req.Header.Get(HeaderMCPSessionID)
+	clientID := req.Header.Get(agentcore.HeaderMCPSessionID)
 	info := infoFrom(req.Context())
 	if clientID == "" {
 		if req.Method == http.MethodPost && info.method == "initialize" {
@@ -186,8 +187,8 @@ func (t *recoveryTransport) RoundTrip(req *http.Request) (*http.Response, error)
 			return nil, err
 		}
 	}
-	if resp.Header.Get(HeaderMCPSessionID) != "" {
-		resp.Header.Set(HeaderMCPSessionID, clientID)
+	if resp.Header.Get(agentcore.HeaderMCPSessionID) != "" {
+		resp.Header.Set(agentcore.HeaderMCPSessionID, clientID)
 	}
 	return resp, nil
 }
@@ -204,7 +205,7 @@ func (t *recoveryTransport) initialize(req *http.Request) (*http.Response, error
 	if err != nil || resp.StatusCode >= 300 || len(body) == 0 || len(body) > maxInitializeBytes {
 		return resp, err
 	}
-	if id := resp.Header.Get(HeaderMCPSessionID); id != "" {
+	if id := resp.Header.Get(agentcore.HeaderMCPSessionID); id != "" {
 		t.store.add(&recoverable{client: id, upstream: id, init: body})
 	}
 	return resp, nil
@@ -218,7 +219,7 @@ func (t *recoveryTransport) sessionLost(resp *http.Response) bool {
 	uc := t.upstream
 	uc.HadSession = true
 	d, ok := Diagnose(resp.StatusCode, resp.Header, prefix, uc)
-	return ok && d.Reason == ReasonSessionNotFound
+	return ok && d.Reason == agentcore.ReasonSessionNotFound
 }
 
 // recoverAndRetry re-initializes s (unless a concurrent request already did)
@@ -251,7 +252,7 @@ func (t *recoveryTransport) recoverAndRetry(req *http.Request, s *recoverable, f
 	}
 	if s.init == nil {
 		// Sessionless: the upstream minted a new id for the request sent without one.
-		if id := resp.Header.Get(HeaderMCPSessionID); id != "" {
+		if id := resp.Header.Get(agentcore.HeaderMCPSessionID); id != "" {
 			s.mu.Lock()
 			s.upstream = id
 			s.mu.Unlock()
@@ -280,13 +281,13 @@ func (t *recoveryTransport) recover(req *http.Request, s *recoverable, failed st
 	if err != nil {
 		return "", fmt.Errorf("initialize: %w", err)
 	}
-	fresh := resp.Header.Get(HeaderMCPSessionID)
+	fresh := resp.Header.Get(agentcore.HeaderMCPSessionID)
 	err = checkAnswer(resp)
 	switch {
 	case err != nil:
 		return "", fmt.Errorf("initialize: %w", err)
 	case fresh == "":
-		return "", errors.New("initialize: the upstream returned no " + HeaderMCPSessionID)
+		return "", errors.New("initialize: the upstream returned no " + agentcore.HeaderMCPSessionID)
 	}
 	resp, err = t.base.RoundTrip(internalPost(req, "notifications/initialized",
 		[]byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`), fresh, version))
@@ -318,15 +319,15 @@ func (t *recoveryTransport) report(result string, s *recoverable, err error) {
 // withSessionID returns a copy of req that carries the upstream session id
 // and body.
 func withSessionID(req *http.Request, id string, body io.ReadCloser) *http.Request {
-	if req.Header.Get(HeaderMCPSessionID) == id && body == req.Body {
+	if req.Header.Get(agentcore.HeaderMCPSessionID) == id && body == req.Body {
 		return req
 	}
 	out := req.Clone(req.Context())
 	out.Body = body
 	if id == "" {
-		out.Header.Del(HeaderMCPSessionID)
+		out.Header.Del(agentcore.HeaderMCPSessionID)
 	} else {
-		out.Header.Set(HeaderMCPSessionID, id)
+		out.Header.Set(agentcore.HeaderMCPSessionID, id)
 	}
 	return out
 }
@@ -347,7 +348,7 @@ func internalPost(req *http.Request, method string, body []byte, sessionID, vers
 	out.Header.Set("Content-Type", "application/json")
 	out.Header.Set("Accept", mcpAccept)
 	if sessionID != "" {
-		out.Header.Set(HeaderMCPSessionID, sessionID)
+		out.Header.Set(agentcore.HeaderMCPSessionID, sessionID)
 	}
 	if version != "" {
 		out.Header.Set("Mcp-Protocol-Version", version)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/emulator"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
@@ -269,8 +270,8 @@ func rawCall(t *testing.T, rig *recoveryRig, sid string) answer {
 
 func assertSessionNotFound(t *testing.T, a answer) {
 	t.Helper()
-	if a.status != http.StatusNotFound || a.diagnosis != proxy.ReasonSessionNotFound {
-		t.Errorf("answer = %d, diagnosis %q, body %s; want 404, %q", a.status, a.diagnosis, a.body, proxy.ReasonSessionNotFound)
+	if a.status != http.StatusNotFound || a.diagnosis != agentcore.ReasonSessionNotFound {
+		t.Errorf("answer = %d, diagnosis %q, body %s; want 404, %q", a.status, a.diagnosis, a.body, agentcore.ReasonSessionNotFound)
 	}
 }
 
