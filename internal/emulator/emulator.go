@@ -38,6 +38,9 @@ type Config struct {
 	TokenLifetime time.Duration // access-token lifetime; default 1h
 	Authorizer    Authorizer    // if all lists are empty: AllowedClients = the IDs of Clients
 	Logger        *slog.Logger  // nil: discard
+	// AuthServerMetadata serves RFC 8414 metadata at /.well-known/oauth-authorization-server/POOL,
+	// as generic OAuth servers do; Cognito itself answers 400 there (the default).
+	AuthServerMetadata bool
 }
 
 // Client is a Cognito app client allowed the client_credentials grant.
