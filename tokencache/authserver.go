@@ -127,3 +127,16 @@ func DiscoverAuthServer(ctx context.Context, client *http.Client, location strin
 func sameIssuer(a, b string) bool {
 	return strings.TrimSuffix(a, "/") == strings.TrimSuffix(b, "/")
 }
+
+// Discovery returns m as a [Discovery], the type [Discover] returns, so
+// that code written for OpenID Connect discovery takes either. JWKSURI may
+// be "" here, which Discover never returns: tokens of such a server cannot
+// be checked locally.
+func (m *ServerMetadata) Discovery() *Discovery {
+	return &Discovery{
+		Issuer:                   m.Issuer,
+		JWKSURI:                  m.JWKSURI,
+		TokenEndpoint:            m.TokenEndpoint,
+		TokenEndpointAuthMethods: append([]string(nil), m.TokenEndpointAuthMethods...),
+	}
+}

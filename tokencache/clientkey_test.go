@@ -115,7 +115,7 @@ func TestClientKeyNeverPrintsKeyMaterial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := ec.D.String()
+	d := fmt.Sprintf("%x", mustBytes(t, ec))
 	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
 		out := fmt.Sprintf(format, k)
 		if strings.Contains(out, d) || !strings.Contains(out, "ES256 key "+k.Fingerprint()+" (kid k1) from "+path) {
@@ -171,4 +171,13 @@ func verifyAssertion(t *testing.T, s string, pub crypto.PublicKey, aud string) j
 		t.Errorf("assertion header %v has no kid", tok.Header)
 	}
 	return claims
+}
+
+func mustBytes(t *testing.T, k *ecdsa.PrivateKey) []byte {
+	t.Helper()
+	b, err := k.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
