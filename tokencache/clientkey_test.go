@@ -181,3 +181,36 @@ func mustBytes(t *testing.T, k *ecdsa.PrivateKey) []byte {
 	}
 	return b
 }
+
+// FuzzParseClientKey checks that the key parser never panics, that its
+// errors never quote the input, and that a key it accepts signs an
+// assertion that verifies.
+func FuzzParseClientKey(f *testing.F) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(ec)
+	f.Add(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), "")
+	f.Add(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: []byte{0x30, 0x03, 0x02, 0x01, 0x01}}), "ES256")
+	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), "RS256")
+	f.Fuzz(func(t *testing.T, data []byte, alg string) {
+		k, err := ParseClientKey(data, "fuzz.pem", alg, "kid")
+		if err != nil {
+			var ke *ClientKeyError
+			if !errors.As(err, &ke) {
+				t.Fatalf("ParseClientKey error %v is not a *ClientKeyError", err)
+			}
+			if block, _ := pem.Decode(data); block != nil && len(block.Bytes) >= 8 {
+				body := strings.Join(strings.Fields(string(pem.EncodeToMemory(&pem.Block{Type: "X", Bytes: block.Bytes}))), "")
+				body = strings.TrimSuffix(strings.TrimPrefix(body, "-----BEGINX-----"), "-----ENDX-----")
+				if len(body) >= 12 && strings.Contains(err.Error(), body[:12]) {
+					t.Fatalf("ParseClientKey error %q quotes the key data", err)
+				}
+			}
+			return
+		}
+		s, err := k.Assertion("c", "https://as", time.Now())
+		if err != nil {
+			t.Fatalf("Assertion() with an accepted key = %v", err)
+		}
+		verifyAssertion(t, s, k.Public(), "https://as")
+	})
+}

@@ -168,7 +168,8 @@ type DiscoveryError struct {
 
 func (e *DiscoveryError) Error() string {
 	var b strings.Builder
-	b.WriteString(ErrDiscovery.Error() + ": " + e.Problem)
+	// Not ErrDiscovery's text, which speaks of OpenID Connect only.
+	b.WriteString("tokencache: OAuth discovery failed: " + e.Problem)
 	if len(e.Hops) > 0 {
 		b.WriteString("; tried ")
 		for i, h := range e.Hops {
