@@ -2,9 +2,11 @@ package tokencache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -139,4 +141,32 @@ func (m *ServerMetadata) Discovery() *Discovery {
 		TokenEndpoint:            m.TokenEndpoint,
 		TokenEndpointAuthMethods: append([]string(nil), m.TokenEndpointAuthMethods...),
 	}
+}
+
+// ErrAuthMethod means the token endpoint supports none of the client
+// authentication methods the client can use.
+var ErrAuthMethod = errors.New("tokencache: no common client authentication method")
+
+// AuthStyleFor picks the client authentication style for a client that
+// has a private key (haveKey) or a secret: private_key_jwt for a key;
+// for a secret client_secret_basic if listed or if the list is empty
+// (RFC 8414 §2's default), else client_secret_post if listed. When the
+// server lists methods and none fits, the error wraps [ErrAuthMethod] and
+// names the methods it supports.
+func (m *ServerMetadata) AuthStyleFor(haveKey bool) (AuthStyle, error) {
+	methods := m.TokenEndpointAuthMethods
+	switch {
+	case haveKey && (len(methods) == 0 || slices.Contains(methods, "private_key_jwt")):
+		return AuthStylePrivateKeyJWT, nil
+	case haveKey:
+	case len(methods) == 0 || slices.Contains(methods, "client_secret_basic"):
+		return AuthStyleBasic, nil
+	case slices.Contains(methods, "client_secret_post"):
+		return AuthStylePost, nil
+	}
+	have := "a client secret"
+	if haveKey {
+		have = "a private key (private_key_jwt)"
+	}
+	return 0, fmt.Errorf("%w: the client has %s; the token endpoint of %s supports %v", ErrAuthMethod, have, m.Issuer, methods)
 }
