@@ -102,7 +102,7 @@ func TestDiscoverResourceWellKnownFallback(t *testing.T) {
 	// tried first, then the root one; the issuer has a path, so the OIDC
 	// document appended to it is the third server URL.
 	d := newDocServer(t, map[string]string{
-		"/.well-known/oauth-protected-resource": `{"resource":"{base}","authorization_servers":["{base}/pool_1"]}`,
+		"/.well-known/oauth-protected-resource":    `{"resource":"{base}","authorization_servers":["{base}/pool_1"]}`,
 		"/pool_1/.well-known/openid-configuration": `{"issuer":"{issuer}/pool_1","token_endpoint":"{issuer}/oauth2/token","jwks_uri":"{issuer}/pool_1/.well-known/jwks.json"}`,
 	}, map[string]int{"/.well-known/oauth-authorization-server/pool_1": http.StatusBadRequest}, "")
 	got, err := DiscoverResource(t.Context(), nil, d.srv.URL+"/mcp?qualifier=DEFAULT", nil)
