@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -27,6 +28,9 @@ const (
 	// AuthStylePost sends the client id and secret as form fields
 	// (client_secret_post).
 	AuthStylePost
+	// AuthStylePrivateKeyJWT sends a client assertion signed with
+	// Config.ClientKey instead of a secret (private_key_jwt, RFC 7523).
+	AuthStylePrivateKeyJWT
 )
 
 // String returns the OpenID Connect name of s, such as "client_secret_basic".
@@ -36,27 +40,31 @@ func (s AuthStyle) String() string {
 		return "client_secret_basic"
 	case AuthStylePost:
 		return "client_secret_post"
+	case AuthStylePrivateKeyJWT:
+		return "private_key_jwt"
 	}
 	return fmt.Sprintf("AuthStyle(%d)", int(s))
 }
 
 // ParseAuthStyle parses an OpenID Connect token endpoint auth method name,
-// "client_secret_basic" or "client_secret_post", as found in a discovery
-// document's token_endpoint_auth_methods_supported.
+// "client_secret_basic", "client_secret_post" or "private_key_jwt", as found
+// in a discovery document's token_endpoint_auth_methods_supported.
 func ParseAuthStyle(name string) (AuthStyle, error) {
 	switch name {
 	case "client_secret_basic":
 		return AuthStyleBasic, nil
 	case "client_secret_post":
 		return AuthStylePost, nil
+	case "private_key_jwt":
+		return AuthStylePrivateKeyJWT, nil
 	}
-	return 0, fmt.Errorf("tokencache: unknown token endpoint auth method %q (want client_secret_basic or client_secret_post)", name)
+	return 0, fmt.Errorf("tokencache: unknown token endpoint auth method %q (want client_secret_basic, client_secret_post or private_key_jwt)", name)
 }
 
 // oauth2 maps s to the golang.org/x/oauth2 style; never auto-detect, which
 // would send the secret twice to an endpoint that rejects the first try.
 func (s AuthStyle) oauth2() oauth2.AuthStyle {
-	if s == AuthStylePost {
+	if s == AuthStylePost || s == AuthStylePrivateKeyJWT {
 		return oauth2.AuthStyleInParams
 	}
 	return oauth2.AuthStyleInHeader
@@ -77,6 +85,24 @@ type Config struct {
 	Scopes []string
 	// AuthStyle says how to send the client id and secret; default Basic.
 	AuthStyle AuthStyle
+	// ClientKey signs the client assertions of AuthStylePrivateKeyJWT;
+	// required with that style, when ClientSecret is not needed.
+	ClientKey *ClientKey
+	// AssertionAudience is the aud of client assertions: the authorization
+	// server's issuer (RFC 7523bis and the MCP client-credentials extension),
+	// or its token endpoint for servers that want that (Entra ID, Okta).
+	// Required with AuthStylePrivateKeyJWT.
+	AssertionAudience string
+	// Resource, if set, is sent as the resource parameter (RFC 8707) of
+	// every token request, refreshes included.
+	Resource string
+	// Audience, if set, is sent as the audience parameter of every token
+	// request (Auth0, Okta custom authorization servers).
+	Audience string
+	// Params are sent with every token request as extra form parameters.
+	// They may not set what the other fields set: grant_type, scope,
+	// resource, audience, client_id, client_secret or client_assertion*.
+	Params url.Values
 	// HTTPClient makes the token requests. Nil selects a client with a
 	// 10 s timeout on a clone of http.DefaultTransport.
 	HTTPClient *http.Client
@@ -120,12 +146,17 @@ func (c *Config) validate() error {
 	if c.ClientID == "" {
 		add("ClientID is empty: set the app client id")
 	}
-	if c.ClientSecret == "" {
-		add("ClientSecret is empty: set the app client secret")
+	switch c.AuthStyle {
+	case AuthStyleBasic, AuthStylePost:
+		if c.ClientSecret == "" {
+			add("ClientSecret is empty: set the app client secret")
+		}
+	case AuthStylePrivateKeyJWT:
+		errs = append(errs, c.validateAssertion()...)
+	default:
+		add("AuthStyle %d: want AuthStyleBasic, AuthStylePost or AuthStylePrivateKeyJWT", int(c.AuthStyle))
 	}
-	if c.AuthStyle != AuthStyleBasic && c.AuthStyle != AuthStylePost {
-		add("AuthStyle %d: want AuthStyleBasic or AuthStylePost", int(c.AuthStyle))
-	}
+	errs = append(errs, c.validateParams()...)
 	ahead := c.RefreshAhead
 	if ahead == 0 {
 		ahead = DefaultRefreshAhead
@@ -161,6 +192,7 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	c.Scopes = append([]string(nil), c.Scopes...)
+	c.Params = cloneValues(c.Params)
 	return c
 }
 

@@ -76,7 +76,11 @@ func (c *Cache) retrieve() (*oauth2.Token, error) {
 func (c *Cache) attempt(ctx context.Context) (*oauth2.Token, error) {
 	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
-	tok, err := c.cc.Token(ctx)
+	cc, err := c.requestConfig(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	tok, err := cc.Token(ctx)
 	if err != nil {
 		return nil, err
 	}

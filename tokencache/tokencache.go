@@ -16,7 +16,16 @@
 // [Fingerprint] of a token instead.
 //
 // [Discover] reads the parts of an OpenID Connect discovery document that an
-// AgentCore proxy needs, such as the token endpoint.
+// AgentCore proxy needs, such as the token endpoint. [DiscoverResource] finds
+// a protected resource's authorization server with no configuration
+// (RFC 9728 protected resource metadata, then RFC 8414 or OpenID Connect
+// metadata), and [DiscoverAuthServer] takes an issuer or metadata URL.
+//
+// Clients authenticate with a secret (client_secret_basic or
+// client_secret_post) or with a private key (private_key_jwt, RFC 7523; see
+// [LoadClientKey]). Config.Resource (RFC 8707), Config.Audience and
+// Config.Params go with every token request. Access tokens may be JWTs or
+// opaque ([IsJWT]); the expiry of an opaque token comes from expires_in.
 package tokencache
 
 import (

@@ -89,7 +89,7 @@ func (e *Emulator) serveAgentCore(w http.ResponseWriter, r *http.Request) {
 		e.record(inv, nil)
 		writeJSON(w, http.StatusOK, map[string]any{
 			"resource":              e.acURL + "/runtimes/" + tgt.escapedARN + "/invocations?qualifier=" + url.QueryEscape(tgt.qualifier),
-			"authorization_servers": []string{e.Issuer()},
+			"authorization_servers": []string{e.authorizerIssuer()},
 		})
 		return
 	}

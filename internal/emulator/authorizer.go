@@ -51,7 +51,7 @@ func (e *Emulator) authorize(header string, now time.Time) (time.Time, *rejectio
 	// and field reports cover neither, so we answer like the other authorizer failures (401, JSON-RPC
 	// -32001), which is what the MCP authorization spec asks for an invalid token.
 	kid, _ := tok.Header["kid"].(string)
-	pub, ok := e.keys.public(kid)
+	pub, ok := e.verificationKey(tok, kid)
 	if !ok {
 		return exp, jsonRPCUnauthorized(ReasonBadSignature, "Invalid token signature")
 	}
@@ -67,7 +67,7 @@ func (e *Emulator) authorize(header string, now time.Time) (time.Time, *rejectio
 		return exp, jsonRPCUnauthorized(ReasonExpiredToken, "Token has expired")
 	}
 
-	if iss, _ := claims["iss"].(string); iss != e.Issuer() {
+	if iss, _ := claims["iss"].(string); iss != e.authorizerIssuer() {
 		return exp, claimMismatch(ReasonIssMismatch, "iss")
 	}
 	a := e.authorizer()

@@ -147,6 +147,9 @@ func (e *Emulator) cognitoHandler() http.Handler {
 		writeJSON(w, http.StatusOK, e.keys.jwks())
 	})
 	mux.HandleFunc("/oauth2/token", e.serveToken)
+	if e.cfg.AuthServerMetadata {
+		mux.HandleFunc("GET /.well-known/oauth-authorization-server"+pool, e.serveAuthServerMetadata)
+	}
 	// Cognito has no RFC 8414 metadata; it answers its generic 400 (body as seen from cognito-idp for
 	// operations it does not know; unconfirmed for this exact path). Unknown paths get the same.
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {

@@ -38,6 +38,12 @@ type Config struct {
 	TokenLifetime time.Duration // access-token lifetime; default 1h
 	Authorizer    Authorizer    // if all lists are empty: AllowedClients = the IDs of Clients
 	Logger        *slog.Logger  // nil: discard
+	// AuthServerMetadata serves RFC 8414 metadata at /.well-known/oauth-authorization-server/POOL,
+	// as generic OAuth servers do; Cognito itself answers 400 there (the default).
+	AuthServerMetadata bool
+	// TrustedIssuer, if set, points the runtime's authorizer (and its protected resource metadata)
+	// at another provider instead of the emulated pool, as a runtime's discoveryUrl can.
+	TrustedIssuer *TrustedIssuer
 }
 
 // Client is a Cognito app client allowed the client_credentials grant.
