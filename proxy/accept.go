@@ -18,6 +18,9 @@ const mcpAccept = "application/json, text/event-stream"
 // for both by name, and a client that sends */* (curl, many HTTP libraries)
 // rarely parses an event stream.
 func acceptsMCP(values []string) (json, sse bool) {
+	if len(values) == 1 && (values[0] == mcpAccept || values[0] == "text/event-stream, application/json") {
+		return true, true // what MCP clients send, without parsing
+	}
 	for _, v := range values {
 		for _, part := range strings.Split(v, ",") {
 			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))

@@ -35,8 +35,20 @@ func FuzzSniffRequest(f *testing.F) {
 	f.Add([]byte(`{"jsonrpc":"2.0","id":7,"method":"tools/call"}`))
 	f.Add([]byte(`[{"id":"x","method":"ping"},{}]`))
 	f.Add([]byte(`{"id":1e400}`))
+	f.Add([]byte(`{"id":01,"method":"ping"}`))
+	f.Add([]byte(`{"method":"tools/call","params":{"arguments":{"a":[1,{"b":null}]},"name":"add\u005fnumbers"}}`))
+	f.Add([]byte(`{"\u0069d":"\"x","method":null}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		s := sniffRequest(body)
+		// The allocation-free scanner reads what encoding/json reads, on
+		// every input and on every prefix of it (bodies are sniffed cut off).
+		for _, in := range [][]byte{body, body[:len(body)/2]} {
+			got, want := sniffRequest(in), sniffRequestDecoder(in)
+			if string(got.id) != string(want.id) || got.method != want.method || got.tool != want.tool {
+				t.Fatalf("sniffRequest(%q) = {id %q, method %q, tool %q}, encoding/json reads {id %q, method %q, tool %q}",
+					in, got.id, got.method, got.tool, want.id, want.method, want.tool)
+			}
+		}
 		id := s.id
 		// The metrics label is always one of the bounded set.
 		switch l := MethodLabel(s.method); l {

@@ -18,6 +18,8 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
@@ -98,6 +100,18 @@ type Proxy struct {
 	onStream    func(bool)
 	logLimit    reasonLimiter
 	rp          *httputil.ReverseProxy
+	// tokens, if set, supplies the bearer ServeHTTP attaches; bearer caches
+	// the header value of the last token, so that a request costs no
+	// allocation for it.
+	tokens         TokenSource
+	bearer         atomic.Pointer[bearerValue]
+	userAgentValue []string
+}
+
+// bearerValue is a token and its Authorization header value.
+type bearerValue struct {
+	token string
+	value []string
 }
 
 // New returns a Proxy for opts, or an error if the target is unusable.
@@ -140,7 +154,11 @@ func New(opts Options) (*Proxy, error) {
 		transport = NewTransport(TransportOptions{})
 	}
 	if opts.Tokens != nil {
+		p.tokens = opts.Tokens
 		transport = &bearerTransport{base: transport, tokens: opts.Tokens, upstream: opts.Upstream}
+	}
+	if p.userAgent != "" {
+		p.userAgentValue = []string{p.userAgent}
 	}
 	if retries := cmp.Or(opts.MaxRetries, DefaultMaxRetries); retries > 0 {
 		transport = &retryTransport{base: transport, max: retries, toolCalls: opts.RetryToolCalls}
@@ -154,6 +172,7 @@ func New(opts Options) (*Proxy, error) {
 		transport = rt
 	}
 	p.rp = &httputil.ReverseProxy{
+		BufferPool:     copyBuffers,
 		Rewrite:        p.rewrite,
 		ModifyResponse: p.modifyResponse,
 		Transport:      transport,
@@ -173,6 +192,15 @@ type requestInfo struct {
 	wantsSSE bool
 	// hadSession says the request carried an Mcp-Session-Id.
 	hadSession bool
+	// bearer is the Authorization header value rewrite sets, nil without
+	// a token source.
+	bearer []string
+}
+
+// call is everything ServeHTTP keeps about one request, in one allocation.
+type call struct {
+	info requestInfo
+	rec  recorder
 }
 
 // infoFrom returns what ServeHTTP learned about the request in ctx.
@@ -186,10 +214,10 @@ func infoFrom(ctx context.Context) *requestInfo {
 type infoKey struct{}
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	info := &requestInfo{wantsSSE: true, hadSession: r.Header.Get(agentcore.HeaderMCPSessionID) != ""}
-	rec := &recorder{ResponseWriter: w, start: time.Now(), onStream: p.onStream}
-	defer p.done(rec, r, info)
-	p.serve(rec, r, info)
+	c := &call{info: requestInfo{wantsSSE: true, hadSession: r.Header.Get(agentcore.HeaderMCPSessionID) != ""},
+		rec: recorder{ResponseWriter: w, start: time.Now(), onStream: p.onStream}}
+	defer p.done(&c.rec, r, &c.info)
+	p.serve(&c.rec, r, &c.info)
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, info *requestInfo) {
@@ -211,7 +239,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, info *requestInfo)
 				p.tooLarge(w, info)
 				return
 			}
-			r.Body = http.MaxBytesReader(w, r.Body, p.maxBody)
+			if r.ContentLength < 0 {
+				// A body of known length cannot exceed it: net/http stops there.
+				r.Body = http.MaxBytesReader(w, r.Body, p.maxBody)
+			}
 		}
 		if r.Body != nil {
 			prefix, err := p.bufferBody(r, info)
@@ -243,7 +274,27 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, info *requestInfo)
 			agentcore.HeaderRuntimeSessionID, len(sid), agentcore.MinRuntimeSessionID, agentcore.MaxRuntimeSessionID))
 		return
 	}
-	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
+	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+	if p.tokens != nil {
+		token, err := p.tokens.Token(r.Context())
+		if err != nil {
+			p.handleError(w, r, &TokenError{Err: err})
+			return
+		}
+		info.bearer = p.bearerFor(token)
+	}
+	p.rp.ServeHTTP(w, r)
+}
+
+// bearerFor returns the Authorization header value for token, cached for
+// the token in use.
+func (p *Proxy) bearerFor(token string) []string {
+	if b := p.bearer.Load(); b != nil && b.token == token {
+		return b.value
+	}
+	b := &bearerValue{token: token, value: []string{"Bearer " + token}}
+	p.bearer.Store(b)
+	return b.value
 }
 
 // tooLarge refuses a body over MaxBodyBytes.
@@ -264,7 +315,18 @@ func (p *Proxy) fail(w http.ResponseWriter, info *requestInfo, status, code int,
 // id; a larger one is stitched back together and streams through
 // unreplayable.
 func (p *Proxy) bufferBody(r *http.Request, info *requestInfo) ([]byte, error) {
-	buf, err := io.ReadAll(io.LimitReader(r.Body, p.maxReplay+1))
+	var buf []byte
+	var err error
+	if n := r.ContentLength; n >= 0 && n <= p.maxReplay {
+		// The usual case: a small body of known length, read into a buffer
+		// of exactly its size.
+		buf = make([]byte, n)
+		var got int
+		got, err = io.ReadFull(r.Body, buf)
+		buf = buf[:got]
+	} else {
+		buf, err = io.ReadAll(io.LimitReader(r.Body, p.maxReplay+1))
+	}
 	info.sniffed = sniffRequest(buf) // what was read, even on error: for the id
 	info.preferHeaders(r.Header)
 	if err != nil {
@@ -303,8 +365,31 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	for _, h := range []string{"Authorization", "Proxy-Authorization", "Cookie", "Origin", "Referer", HeaderInboundToken} {
 		pr.Out.Header.Del(h)
 	}
-	if p.userAgent != "" {
-		pr.Out.Header.Set("User-Agent", p.userAgent)
+	if p.userAgentValue != nil {
+		pr.Out.Header["User-Agent"] = p.userAgentValue
+	}
+	if info := infoFrom(pr.In.Context()); info.bearer != nil {
+		// Shared and never written to: net/http only reads it.
+		pr.Out.Header["Authorization"] = info.bearer
+	}
+}
+
+// copyBuffers lends ReverseProxy its 32 KiB copy buffers, which it would
+// otherwise allocate for every answer.
+var copyBuffers = &bufferPool{}
+
+type bufferPool struct{ pool sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.pool.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) == 32<<10 {
+		b.pool.Put(&buf)
 	}
 }
 

@@ -100,6 +100,10 @@ func errorBody(id json.RawMessage, code int, message string) []byte {
 }
 
 func mediaType(contentType string) string {
+	switch contentType {
+	case "application/json", "text/event-stream":
+		return contentType // the usual answers, without parsing
+	}
 	mt, _, _ := mime.ParseMediaType(contentType)
 	return mt
 }

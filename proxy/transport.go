@@ -71,11 +71,17 @@ type bearerTransport struct {
 }
 
 func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	token, err := t.tokens.Token(req.Context())
-	if err != nil {
-		return nil, &TokenError{Err: err}
+	// The proxy's own requests carry the token rewrite attached; requests
+	// the transports make themselves (session recovery) get one here.
+	token, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		var err error
+		if token, err = t.tokens.Token(req.Context()); err != nil {
+			return nil, &TokenError{Err: err}
+		}
+		req = withBearer(req, token, req.Body)
 	}
-	resp, err := t.base.RoundTrip(withBearer(req, token, req.Body))
+	resp, err := t.base.RoundTrip(req)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}

@@ -127,7 +127,7 @@ func newMetrics(opts Options) *metrics {
 
 // observe records one answered request.
 func (m *metrics) observe(s proxy.Summary) {
-	m.requests.WithLabelValues(s.Route, s.MCPMethod, strconv.Itoa(s.Status)).Inc()
+	m.requests.WithLabelValues(s.Route, s.MCPMethod, statusLabel(s.Status)).Inc()
 	m.duration.WithLabelValues(s.Route, s.MCPMethod).Observe(s.Duration.Seconds())
 	if s.Status != proxy.StatusClientGone {
 		m.ttfb.WithLabelValues(s.Route, s.MCPMethod).Observe(s.TTFB.Seconds())
@@ -216,4 +216,20 @@ func (m *metrics) handler() http.Handler {
 	}
 	// Registry adds promhttp's own error counter to the exposition.
 	return promhttp.HandlerFor(m.gatherer, promhttp.HandlerOpts{Registry: m.registerer})
+}
+
+// statusLabels are the code labels of the statuses HTTP defines, made once
+// so that counting a request allocates nothing.
+var statusLabels = func() (l [600]string) {
+	for code := 100; code < len(l); code++ {
+		l[code] = strconv.Itoa(code)
+	}
+	return l
+}()
+
+func statusLabel(code int) string {
+	if code >= 100 && code < len(statusLabels) {
+		return statusLabels[code]
+	}
+	return strconv.Itoa(code)
 }
