@@ -32,6 +32,7 @@ AGENTCORE_PROXY_CLIENT_SECRET, never from a flag (command lines show in ps).
 type commonFlags struct {
 	listen        string
 	metricsListen string
+	pprof         bool
 	logFormat     string
 	logLevel      string
 	drainTimeout  time.Duration
@@ -55,6 +56,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 15*time.Second, "on shutdown, how long open requests and streams may finish")
 	fs.StringVar(&c.metricsListen, "metrics-listen", "", "serve /metrics, /healthz and /readyz on this `host:port` (a pod's metrics and probe port);\nit stays up while --listen drains, so probes see /readyz turn 503 at once")
+	fs.BoolVar(&c.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ on --metrics-listen (only there), to profile a live proxy")
 	fs.BoolVar(&c.toolNames, "metrics-tool-names", false, "count tools/call by tool name in agentcore_proxy_tool_calls_total (opt-in: names are chosen by the server)")
 	fs.IntVar(&c.maxToolNames, "metrics-max-tool-names", 100, "with --metrics-tool-names: distinct names per route before the rest count as other")
 
@@ -99,6 +101,9 @@ func (c *commonFlags) check() error {
 	if c.maxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("--max-body-bytes %d: want at least 1024", c.maxBodyBytes))
 	}
+	if c.pprof && c.metricsListen == "" {
+		errs = append(errs, errors.New("--pprof needs --metrics-listen: the profiler is served only on the metrics port, never where MCP clients connect"))
+	}
 	if c.maxRetries < 0 || c.maxRetries > 10 {
 		errs = append(errs, fmt.Errorf("--max-retries %d: want 0 to 10", c.maxRetries))
 	}
@@ -130,7 +135,7 @@ func (c *commonFlags) serverOptions(logger *slog.Logger) server.Options {
 
 // listenOptions returns where and how to serve, with addr overriding --listen.
 func (c *commonFlags) listenOptions(addr string, g *server.Guard) server.ListenOptions {
-	return server.ListenOptions{Addr: addr, MetricsAddr: c.metricsListen, Drain: c.drainTimeout, Guard: g,
+	return server.ListenOptions{Addr: addr, MetricsAddr: c.metricsListen, Drain: c.drainTimeout, Guard: g, Pprof: c.pprof,
 		ReadHeaderTimeout: c.readHeaderTimeout, IdleTimeout: c.idleTimeout, MaxHeaderBytes: c.maxHeaderBytes}
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"time"
@@ -89,6 +90,9 @@ type ListenOptions struct {
 	Drain time.Duration
 	// Guard, if set, checks every request on Addr.
 	Guard *Guard
+	// Pprof serves net/http/pprof's /debug/pprof/ on MetricsAddr (only
+	// there).
+	Pprof bool
 
 	ReadHeaderTimeout, IdleTimeout time.Duration
 	MaxHeaderBytes                 int
@@ -126,7 +130,7 @@ func (s *Server) Run(ctx context.Context, lo ListenOptions, started func(addr, m
 			s.stop()
 			return &ListenError{Metrics: true, Addr: lo.MetricsAddr, Err: err}
 		}
-		msrv := &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		msrv := &http.Server{Handler: s.metricsHandler(lo.Pprof), ReadHeaderTimeout: 10 * time.Second}
 		go msrv.Serve(mln)
 		defer msrv.Close()
 		metricsBound = mln.Addr().String()
@@ -182,11 +186,20 @@ func (s *Server) Run(ctx context.Context, lo ListenOptions, started func(addr, m
 // metricsHandler serves --metrics-listen: /metrics and the probes. This
 // listener stays up while the main one drains, so that /readyz reports the
 // drain to probes at once.
-func (s *Server) metricsHandler() http.Handler {
+func (s *Server) metricsHandler(withPprof bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if withPprof {
+		// Only here: the metrics listener is the operator's port, never the
+		// one MCP clients (or a browser page) reach.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 
