@@ -38,6 +38,8 @@ type Config struct {
 	TokenLifetime time.Duration // access-token lifetime; default 1h
 	Authorizer    Authorizer    // if all lists are empty: AllowedClients = the IDs of Clients
 	Logger        *slog.Logger  // nil: discard
+	// AWSCredentials are the access keys a SigV4 runtime (SetSigV4) accepts; default DefaultAWSCredential.
+	AWSCredentials []AWSCredential
 }
 
 // Client is a Cognito app client allowed the client_credentials grant.
@@ -126,6 +128,8 @@ type Emulator struct {
 	stats       Stats
 	invocations []Invocation
 	faults      faults
+
+	awsCreds *credentialStore // the access keys of SigV4 mode
 }
 
 // Start listens on two loopback ports, one per emulated host, and serves until Close is called or ctx
@@ -145,6 +149,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		authz:    cloneAuthorizer(cfg.Authorizer),
 		lifetime: cfg.TokenLifetime,
 		stats:    Stats{Rejections: map[string]int{}},
+		awsCreds: newCredentialStore(cfg.AWSCredentials),
 	}
 	var lc net.ListenConfig
 	cogLn, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
