@@ -48,18 +48,18 @@ var DefaultAWSCredential = AWSCredential{
 
 // Reason codes of the SigV4 verifier, in Stats.Rejections and Invocation.Rejection.
 const (
-	ReasonSigV4Missing        = "sigv4_missing"         // no AWS4-HMAC-SHA256 Authorization
-	ReasonSigV4Malformed      = "sigv4_malformed"       // Authorization or X-Amz-Date unreadable
-	ReasonSigV4UnknownKey     = "sigv4_unknown_key"     // access key id not known
-	ReasonSigV4ExpiredToken   = "sigv4_expired_token"   // the credential's session has expired
-	ReasonSigV4Scope          = "sigv4_scope"           // wrong region, service or date in the scope
-	ReasonSigV4ClockSkew      = "sigv4_clock_skew"      // X-Amz-Date more than 5 minutes off
-	ReasonSigV4Mismatch       = "sigv4_mismatch"        // the signature does not match
-	ReasonSigV4AccessDenied   = "sigv4_access_denied"   // signed correctly, action not allowed
-	ReasonOAuthRuntimeGotAWS4 = "oauth_runtime_sigv4"   // a SigV4 request to an OAuth runtime
-	maxClockSkew              = 5 * time.Minute         // documented: "within 5 minutes of the AWS system time"
-	sigv4Algorithm            = "AWS4-HMAC-SHA256"      //
-	amzDateLayout             = "20060102T150405Z"      // ISO 8601 basic, as X-Amz-Date carries it
+	ReasonSigV4Missing        = "sigv4_missing"       // no AWS4-HMAC-SHA256 Authorization
+	ReasonSigV4Malformed      = "sigv4_malformed"     // Authorization or X-Amz-Date unreadable
+	ReasonSigV4UnknownKey     = "sigv4_unknown_key"   // access key id not known
+	ReasonSigV4ExpiredToken   = "sigv4_expired_token" // the credential's session has expired
+	ReasonSigV4Scope          = "sigv4_scope"         // wrong region, service or date in the scope
+	ReasonSigV4ClockSkew      = "sigv4_clock_skew"    // X-Amz-Date more than 5 minutes off
+	ReasonSigV4Mismatch       = "sigv4_mismatch"      // the signature does not match
+	ReasonSigV4AccessDenied   = "sigv4_access_denied" // signed correctly, action not allowed
+	ReasonOAuthRuntimeGotAWS4 = "oauth_runtime_sigv4" // a SigV4 request to an OAuth runtime
+	maxClockSkew              = 5 * time.Minute       // documented: "within 5 minutes of the AWS system time"
+	sigv4Algorithm            = "AWS4-HMAC-SHA256"    //
+	amzDateLayout             = "20060102T150405Z"    // ISO 8601 basic, as X-Amz-Date carries it
 	sigMismatchMessage        = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 )
 
