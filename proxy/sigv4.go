@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -62,7 +63,9 @@ type SigV4Options struct {
 // expects), the query, every header present but User-Agent and
 // X-Amzn-Trace-Id, and the SHA-256 of the body. Replies are passed on
 // unread, so streams are not buffered. Each call signs anew, so the retries
-// of the transports around it carry fresh signatures.
+// of the transports around it carry fresh signatures. A 403
+// ExpiredTokenException for credentials the cache still holds drops them and,
+// if the body can be sent again, retries once with fresh ones.
 type SigV4Transport struct {
 	base    http.RoundTripper
 	creds   aws.CredentialsProvider
@@ -124,7 +127,49 @@ func (t *SigV4Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(out)
 		return nil, fmt.Errorf("proxy: signing the request: %w", err)
 	}
-	return t.base.RoundTrip(out)
+	resp, err := t.base.RoundTrip(out)
+	if err != nil || !credentialsExpired(resp) {
+		return resp, err
+	}
+	// AWS refused credentials the cache still believed valid (revoked
+	// early, or a clock that runs behind): fetch fresh ones and try once
+	// more if the body can be sent again.
+	cache, ok := t.creds.(*aws.CredentialsCache)
+	if !ok || out.GetBody == nil && out.Body != nil && out.Body != http.NoBody {
+		return resp, nil
+	}
+	cache.Invalidate()
+	fresh, err := cache.Retrieve(req.Context())
+	if err != nil || fresh.AccessKeyID == creds.AccessKeyID && fresh.SessionToken == creds.SessionToken {
+		return resp, nil
+	}
+	retry := out.Clone(req.Context())
+	if out.GetBody != nil {
+		if retry.Body, err = out.GetBody(); err != nil {
+			return resp, nil
+		}
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, diagnoseBytes))
+	resp.Body.Close()
+	for _, h := range []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token"} {
+		retry.Header.Del(h)
+	}
+	if err := t.signer.SignHTTP(req.Context(), fresh, retry, hash, t.service, t.region, t.now().UTC()); err != nil {
+		closeBody(retry)
+		return nil, fmt.Errorf("proxy: signing the request: %w", err)
+	}
+	return t.base.RoundTrip(retry)
+}
+
+// credentialsExpired reports AWS's answer to a request signed with expired
+// temporary credentials: 403 ExpiredTokenException (x-amzn-ErrorType may
+// carry a ":" suffix with a documentation URL).
+func credentialsExpired(resp *http.Response) bool {
+	if resp.StatusCode != http.StatusForbidden {
+		return false
+	}
+	typ, _, _ := strings.Cut(resp.Header.Get("X-Amzn-Errortype"), ":")
+	return typ == "ExpiredTokenException"
 }
 
 // withHashedBody returns a copy of req whose body can be read from the

@@ -204,3 +204,29 @@ func postInitialize(t *testing.T, endpoint string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestSigV4TransportRefreshesExpiredCredentials: when AWS answers ExpiredTokenException for
+// credentials the cache still holds, the transport fetches fresh ones and the client sees no error.
+func TestSigV4TransportRefreshesExpiredCredentials(t *testing.T) {
+	first := emulator.DefaultAWSCredential
+	second := emulator.AWSCredential{AccessKeyID: "ASIATEMPORARYEXAMPLE", SecretAccessKey: "temporary/secret", SessionToken: "FwoGZXIvYXdzEXAMPLE//token=="}
+	var calls int
+	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		calls++
+		c := first
+		if calls > 1 {
+			c = second
+		}
+		return aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken,
+			CanExpire: true, Expires: time.Now().Add(time.Hour)}, nil
+	})
+	e, endpoint := startSigV4Proxy(t, creds)
+	cs := connectMCP(t, endpoint, nil)
+	e.ExpireAWSCredential(first.AccessKeyID)
+	if _, err := cs.ListTools(t.Context(), nil); err != nil {
+		t.Errorf("ListTools() after the credentials expired = %v, want success with fresh credentials", err)
+	}
+	if calls != 2 || e.Stats().Rejections[emulator.ReasonSigV4ExpiredToken] != 1 {
+		t.Errorf("provider calls = %d, expired-token rejections = %d; want 2 and 1", calls, e.Stats().Rejections[emulator.ReasonSigV4ExpiredToken])
+	}
+}
