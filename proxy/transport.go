@@ -143,11 +143,16 @@ func withBearer(req *http.Request, token string, body io.ReadCloser) *http.Reque
 // code and message for the client.
 func errorStatus(err error) (status, code int, msg string) {
 	var te *TokenError
+	var ce *CredentialsError
 	var ne net.Error
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe) || strings.Contains(err.Error(), "request body too large"):
 		return http.StatusRequestEntityTooLarge, CodeInvalidRequest, "agentcore-proxy: the request body is larger than the proxy allows"
+	case errors.Is(err, ErrSignedBodyTooLarge):
+		return http.StatusRequestEntityTooLarge, CodeInvalidRequest, "agentcore-proxy: the request body is larger than a signed request may be"
+	case errors.As(err, &ce):
+		return http.StatusServiceUnavailable, CodeAuth, "agentcore-proxy could not obtain AWS credentials: " + ce.Err.Error()
 	case errors.As(err, &te):
 		return http.StatusServiceUnavailable, CodeAuth, "agentcore-proxy could not obtain an access token: " + te.Err.Error()
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():

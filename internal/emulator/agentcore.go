@@ -93,11 +93,8 @@ func (e *Emulator) serveAgentCore(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	if rej == nil && r.Header.Get("Authorization") != "" {
-		rej = e.methodMismatch()
-	}
 	if rej == nil {
-		inv.TokenExpiry, rej = e.authorize(r.Header.Get("Authorization"), e.now())
+		rej = e.authenticate(r, &inv)
 	}
 	// Validation comes after the authorizer so that an unauthenticated caller learns nothing; AWS's
 	// order here is unconfirmed.

@@ -44,6 +44,8 @@ type Config struct {
 	// TrustedIssuer, if set, points the runtime's authorizer (and its protected resource metadata)
 	// at another provider instead of the emulated pool, as a runtime's discoveryUrl can.
 	TrustedIssuer *TrustedIssuer
+	// AWSCredentials are the access keys a SigV4 runtime (SetSigV4) accepts; default DefaultAWSCredential.
+	AWSCredentials []AWSCredential
 }
 
 // Client is a Cognito app client allowed the client_credentials grant.
@@ -133,6 +135,8 @@ type Emulator struct {
 	stats       Stats
 	invocations []Invocation
 	faults      faults
+
+	awsCreds *credentialStore // the access keys of SigV4 mode
 }
 
 // Start listens on two loopback ports, one per emulated host, and serves until Close is called or ctx
@@ -152,6 +156,7 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		authz:    cloneAuthorizer(cfg.Authorizer),
 		lifetime: cfg.TokenLifetime,
 		stats:    Stats{Rejections: map[string]int{}},
+		awsCreds: newCredentialStore(cfg.AWSCredentials),
 	}
 	var lc net.ListenConfig
 	cogLn, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")

@@ -76,17 +76,6 @@ func (e *Emulator) now() time.Time {
 	return time.Now().Add(e.faults.skew)
 }
 
-// methodMismatch rejects a bearer token on a SigV4 runtime.
-func (e *Emulator) methodMismatch() *rejection {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.faults.sigv4 {
-		return nil
-	}
-	return serviceError(ReasonSigV4Runtime, http.StatusForbidden, "AccessDeniedException",
-		"Authorization method mismatch. The agent is configured for a different authorization method than what was used in your request.")
-}
-
 // afterAuthorizer applies ended sessions and injected faults to an
 // authorized request, and remembers its session.
 func (e *Emulator) afterAuthorizer(r *http.Request) *rejection {
