@@ -374,9 +374,16 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
-// copyBuffers lends ReverseProxy its 32 KiB copy buffers, which it would
-// otherwise allocate for every answer.
+// copyBuffers lends ReverseProxy its copy buffers, which it would otherwise
+// allocate (32 KiB) for every answer.
+//
+// An event stream holds its buffer for as long as it lasts, so the size is
+// paid per open stream: 8 KiB, not ReverseProxy's 32 KiB, keeps 1,000 open
+// streams some 24 MB smaller (make bench), while a large answer costs only
+// more, smaller writes.
 var copyBuffers = &bufferPool{}
+
+const copyBufferSize = 8 << 10
 
 type bufferPool struct{ pool sync.Pool }
 
@@ -384,11 +391,11 @@ func (b *bufferPool) Get() []byte {
 	if v, ok := b.pool.Get().(*[]byte); ok {
 		return *v
 	}
-	return make([]byte, 32<<10)
+	return make([]byte, copyBufferSize)
 }
 
 func (b *bufferPool) Put(buf []byte) {
-	if cap(buf) == 32<<10 {
+	if cap(buf) == copyBufferSize {
 		b.pool.Put(&buf)
 	}
 }

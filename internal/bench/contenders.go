@@ -236,15 +236,15 @@ func startNginx(dir, bin, upstreamURL string) (*contender, error) {
 
 // startAgentcoreProxy runs the binary built from this repository with its
 // defaults, the emulator as its identity provider.
-func startAgentcoreProxy(ctx context.Context, dir, bin, upstreamURL, discoveryURL, clientID, secret string) (*contender, error) {
+func startAgentcoreProxy(ctx context.Context, name, dir, bin, upstreamURL, discoveryURL, clientID, secret string, env []string) (*contender, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, bin, "serve", "--listen", addr,
 		"--upstream-url", upstreamURL+"/mcp", "--discovery-url", discoveryURL, "--client-id", clientID)
-	cmd.Env = append(childEnv(), "AGENTCORE_PROXY_CLIENT_SECRET="+secret)
-	c, err := startProcess("agentcore-proxy", dir, cmd, "http://"+addr+"/healthz")
+	cmd.Env = append(append(childEnv(), env...), "AGENTCORE_PROXY_CLIENT_SECRET="+secret)
+	c, err := startProcess(name, dir, cmd, "http://"+addr+"/healthz")
 	if err != nil {
 		return nil, err
 	}
@@ -253,7 +253,7 @@ func startAgentcoreProxy(ctx context.Context, dir, bin, upstreamURL, discoveryUR
 	start := time.Now().Add(-c.ready)
 	if c.readyz, err = pollOK("http://"+addr+"/readyz", start, c.stopped); err != nil {
 		c.stop()
-		return nil, fmt.Errorf("agentcore-proxy: %w", err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	c.url = "http://" + addr + "/mcp"
 	return c, nil

@@ -41,6 +41,9 @@ type options struct {
 	out       string
 	repo      string
 	proxyBin  string
+	baseBin   string
+	proxyEnv  []string
+	baseEnv   []string
 	only      []string
 	benchtime string
 	keep      bool
@@ -70,6 +73,21 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.out, "out", "", "where to write the JSON results (default bench-results.json in the run's temp dir)")
 	fs.StringVar(&o.repo, "repo", ".", "repository root: where agentcore-proxy is built and the Go benchmark runs")
 	fs.StringVar(&o.proxyBin, "proxy-bin", "", "an agentcore-proxy binary to measure instead of building one from -repo")
+	fs.StringVar(&o.baseBin, "base-bin", "", "another agentcore-proxy binary (e.g. built from an older commit) measured in the same run\nas contender agentcore-proxy@base, for before/after ratios")
+	fs.Func("proxy-env", "`KEY=VALUE` set for the agentcore-proxy contender only (repeatable), e.g. GOGC=200", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return fmt.Errorf("want KEY=VALUE")
+		}
+		o.proxyEnv = append(o.proxyEnv, v)
+		return nil
+	})
+	fs.Func("base-env", "`KEY=VALUE` set for the agentcore-proxy@base contender only (repeatable); with -base-bin\nthe same binary as -proxy-bin, it compares settings such as GOGC", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return fmt.Errorf("want KEY=VALUE")
+		}
+		o.baseEnv = append(o.baseEnv, v)
+		return nil
+	})
 	onlyFlag := fs.String("only", "", "contenders to run, comma-separated (direct, httputil, nginx, agentcore-proxy); default all")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime for the allocation benchmark")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs, configs) after the run")
@@ -236,7 +254,14 @@ func measure(ctx context.Context, o *options, stdout io.Writer) (*results, error
 		}
 	}
 	if want("agentcore-proxy") {
-		c, err := startAgentcoreProxy(ctx, dir, bin, up.url, emu.DiscoveryURL(), "demo-client-id", "demo-client-secret")
+		c, err := startAgentcoreProxy(ctx, "agentcore-proxy", dir, bin, up.url, emu.DiscoveryURL(), "demo-client-id", "demo-client-secret", o.proxyEnv)
+		if err != nil {
+			return nil, err
+		}
+		cs = append(cs, c)
+	}
+	if o.baseBin != "" {
+		c, err := startAgentcoreProxy(ctx, "agentcore-proxy@base", dir, o.baseBin, up.url, emu.DiscoveryURL(), "demo-client-id", "demo-client-secret", o.baseEnv)
 		if err != nil {
 			return nil, err
 		}
@@ -323,15 +348,16 @@ func measure(ctx context.Context, o *options, stdout io.Writer) (*results, error
 	}
 
 	if want("agentcore-proxy") {
-		fmt.Fprintln(stdout, "go test -bench BenchmarkProxyCall ./proxy ...")
+		fmt.Fprintln(stdout, "go test -bench BenchmarkServerCall ./internal/server ...")
 		gb, err := runGoBench(ctx, o.repo, o.benchtime)
 		if err != nil {
 			problem("%v", err)
 		}
 		res.GoBench = gb
 		res.TokenRequests = emu.Stats().TokenRequests
-		if res.TokenRequests != 1 {
-			problem("agentcore-proxy made %d token requests during the run, want 1", res.TokenRequests)
+		// One token per agentcore-proxy process for the whole run.
+		if want := 1 + min(len(o.baseBin), 1); res.TokenRequests != want {
+			problem("agentcore-proxy made %d token requests during the run, want %d (one per process)", res.TokenRequests, want)
 		}
 	}
 	res.Machine.LoadAvg = append(res.Machine.LoadAvg, loadAvg())

@@ -297,10 +297,11 @@ type goBench struct {
 
 var goBenchLine = regexp.MustCompile(`^(Benchmark\w+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op\s+(\d+) B/op\s+(\d+) allocs/op`)
 
-// runGoBench runs BenchmarkProxyCall and its reference in repo/proxy.
+// runGoBench runs BenchmarkServerCall (the whole handler chain) and its
+// reference in repo/internal/server.
 func runGoBench(ctx context.Context, repo, benchtime string) ([]goBench, error) {
-	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "^(BenchmarkProxyCall|BenchmarkUpstreamCall)$",
-		"-benchmem", "-benchtime", benchtime, "./proxy")
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "^(BenchmarkServerCall|BenchmarkDirectCall)$",
+		"-benchmem", "-benchtime", benchtime, "./internal/server")
 	cmd.Dir = repo
 	out, err := cmd.CombinedOutput()
 	if err != nil {

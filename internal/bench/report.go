@@ -96,16 +96,16 @@ func printReport(w io.Writer, res *results) {
 	tw.Flush()
 
 	if len(res.GoBench) > 0 {
-		fmt.Fprintf(w, "\n-- Go benchmark, package proxy (in-process httptest upstream; its own cost included)\n")
+		fmt.Fprintf(w, "\n-- Go benchmark, the whole handler chain (internal/server; in-process client and upstream, their cost included)\n")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "benchmark\tns/op\tB/op\tallocs/op\t")
 		var proxyB, upB *goBench
 		for i, b := range res.GoBench {
 			fmt.Fprintf(tw, "%s\t%.0f\t%d\t%d\t\n", b.Name, b.NsPerOp, b.BytesPerOp, b.AllocsPerOp)
 			switch b.Name {
-			case "BenchmarkProxyCall":
+			case "BenchmarkServerCall":
 				proxyB = &res.GoBench[i]
-			case "BenchmarkUpstreamCall":
+			case "BenchmarkDirectCall":
 				upB = &res.GoBench[i]
 			}
 		}
@@ -115,7 +115,7 @@ func printReport(w io.Writer, res *results) {
 		}
 		tw.Flush()
 	}
-	fmt.Fprintf(w, "\ntoken requests during the whole run: %d (want 1)\n", res.TokenRequests)
+	fmt.Fprintf(w, "\ntoken requests during the whole run: %d (want 1 per agentcore-proxy process)\n", res.TokenRequests)
 	if len(res.Problems) > 0 {
 		fmt.Fprintf(w, "problems:\n  %s\n", strings.Join(res.Problems, "\n  "))
 	}

@@ -40,6 +40,7 @@ func runDemo(ctx context.Context, args []string, env Env) error {
 	if *lifetime < time.Second {
 		return fmt.Errorf("--token-lifetime %s: want at least 1s", *lifetime)
 	}
+	tuneGC(env.Getenv)
 	logger, err := common.logger(env)
 	if err != nil {
 		return err

@@ -250,6 +250,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	tuneGC(env.Getenv)
 	logger, err := common.logger(env)
 	if err != nil {
 		return err
