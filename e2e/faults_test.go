@@ -474,7 +474,7 @@ func TestFaultUpstreamStatus(t *testing.T) {
 	}{
 		{name: "401 retried once with a fresh token", setup: rotate, body: addCall(7),
 			wantStatus: 200, wantResult: `"text":"8"`, minUpstream: 2, maxUpstream: 2, wantTokenRequests: 1},
-		// NEW: safe methods are retried with backoff.
+		// Safe methods are retried with backoff.
 		{name: "409 on tools/list retried", setup: inject(conflict, 2), body: toolsListBody,
 			wantStatus: 200, wantResult: "add_numbers", minUpstream: 3, maxUpstream: 3},
 		{name: "429 on tools/list retried", setup: inject(throttled, 2), body: toolsListBody,
@@ -490,7 +490,7 @@ func TestFaultUpstreamStatus(t *testing.T) {
 			wantStatus: 409, wantReason: agentcore.ReasonSessionConflict, minUpstream: 1, maxUpstream: 1},
 		{name: "429 on tools/call not retried", setup: inject(throttled, 1), body: addCall(7),
 			wantStatus: 429, wantReason: agentcore.ReasonThrottled, minUpstream: 1, maxUpstream: 1},
-		// NEW: unless asked to.
+		// Unless asked to.
 		{name: "429 on tools/call retried with --retry-tool-calls", flags: []string{"--retry-tool-calls"}, setup: inject(throttled, 2), body: addCall(7),
 			wantStatus: 200, wantResult: `"text":"8"`, minUpstream: 3, maxUpstream: 3},
 		{name: "409 on tools/call retried with --retry-tool-calls", flags: []string{"--retry-tool-calls"}, setup: inject(conflict, 1), body: addCall(7),
