@@ -29,9 +29,6 @@ func version() string {
 	return "dev"
 }
 
-// userAgent is what the proxy sends upstream.
-func userAgent() string { return "agentcore-proxy/" + version() }
-
 // ErrUsage marks a command line that could not be parsed; the message has
 // already been printed with the usage.
 var ErrUsage = errors.New("usage error")
