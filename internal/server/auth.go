@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -42,12 +41,12 @@ type AuthOptions struct {
 // token URL, client, scopes and authorizer rules) → token checker. Every
 // request to the identity provider goes through one HTTP client.
 type AuthSetup struct {
-	opts       AuthOptions
-	client     *http.Client
-	discovered map[string]*tokencache.Discovery
-	shared     map[string]*RouteAuth
-	all        []*RouteAuth
-	caches     []*tokencache.Cache
+	opts   AuthOptions
+	client *http.Client
+	shared map[string]*RouteAuth
+	all    []*RouteAuth
+	caches []*tokencache.Cache
+	discoveryState
 }
 
 // NewAuthSetup returns an AuthSetup for opts.
@@ -57,10 +56,9 @@ func NewAuthSetup(opts AuthOptions) *AuthSetup {
 	}
 	t := proxy.NewTransport(proxy.TransportOptions{DialTimeout: opts.Transport.DialTimeout, TLSHandshakeTimeout: opts.Transport.TLSHandshakeTimeout})
 	return &AuthSetup{
-		opts:       opts,
-		client:     &http.Client{Timeout: cmp.Or(opts.FetchTimeout, 10*time.Second), Transport: t},
-		discovered: map[string]*tokencache.Discovery{},
-		shared:     map[string]*RouteAuth{},
+		opts:   opts,
+		client: &http.Client{Timeout: cmp.Or(opts.FetchTimeout, 10*time.Second), Transport: t},
+		shared: map[string]*RouteAuth{},
 	}
 }
 
@@ -71,25 +69,12 @@ func (a *AuthSetup) Client() *http.Client { return a.client }
 // connections.
 func (a *AuthSetup) CloseIdleConnections() { a.client.CloseIdleConnections() }
 
-// Discover fetches route r's discovery document, once per URL; a route with
-// only a token URL gets an empty one.
+// Discover finds route r's authorization server, once per starting point:
+// from its discovery URL, or from its upstream's 401 when it has neither a
+// discovery URL nor a token URL (see Found). A route with only a token URL
+// gets an empty document.
 func (a *AuthSetup) Discover(ctx context.Context, r config.Resolved) (*tokencache.Discovery, error) {
-	ra := r.Auth
-	if ra == nil || ra.DiscoveryURL == "" {
-		return &tokencache.Discovery{}, nil
-	}
-	if d := a.discovered[ra.DiscoveryURL]; d != nil {
-		return d, nil
-	}
-	dctx, cancel := context.WithTimeout(ctx, DiscoveryTimeout)
-	defer cancel()
-	d, err := tokencache.Discover(dctx, a.client, ra.DiscoveryURL)
-	if err != nil {
-		return nil, fmt.Errorf("%s %q: %w (check the URL: https://cognito-idp.REGION.amazonaws.com/POOL_ID/.well-known/openid-configuration)",
-			ra.Field("auth.discovery_url", "--discovery-url"), ra.DiscoveryURL, err)
-	}
-	a.discovered[ra.DiscoveryURL] = d
-	return d, nil
+	return a.discover(ctx, r)
 }
 
 // TokenConfig returns the token cache configuration of route r, whose
@@ -104,14 +89,11 @@ func (a *AuthSetup) TokenConfig(r config.Resolved, d *tokencache.Discovery) (tok
 	if _, err := proxy.CheckSecureURL(tokenURL); err != nil {
 		return tokencache.Config{}, fmt.Errorf("token endpoint %q from %s: %w", tokenURL, ra.Field("auth.discovery_url", "--discovery-url"), err)
 	}
-	style := tokencache.AuthStyleBasic
-	if ra.PostAuth {
-		style = tokencache.AuthStylePost
-	}
 	cfg := tokencache.Config{
-		TokenURL: tokenURL, ClientID: ra.ClientID, ClientSecret: ra.Secret, Scopes: ra.Scopes, AuthStyle: style,
+		TokenURL: tokenURL, ClientID: ra.ClientID, ClientSecret: ra.Secret, Scopes: ra.Scopes,
 		Logger: a.opts.Logger.With("route", r.Name), HTTPClient: a.client,
 	}
+	a.tokenRequest(&cfg, r, d)
 	if a.opts.OnFetch != nil {
 		cfg.OnFetch = a.opts.OnFetch(r.Name)
 	}
@@ -120,11 +102,11 @@ func (a *AuthSetup) TokenConfig(r config.Resolved, d *tokencache.Discovery) (tok
 
 // Checker starts a checker of route r's tokens against its authorizer
 // rules, with the issuer and key set of d. It returns nil, nil when d has no
-// issuer (a route with only a token URL). The checker's key set lives as
+// issuer (a route with only a token URL) or no key set (opaque tokens). The checker's key set lives as
 // long as life.
 func (a *AuthSetup) Checker(life context.Context, r config.Resolved, d *tokencache.Discovery) (*jwtcheck.Checker, error) {
-	if d.Issuer == "" {
-		return nil, nil
+	if d.Issuer == "" || d.JWKSURI == "" {
+		return nil, nil // no key set: opaque tokens, not checked locally
 	}
 	cfg := jwtcheck.Config{Issuer: d.Issuer, JWKSURI: d.JWKSURI, Rules: r.Rules, Logger: a.opts.Logger.With("route", r.Name), HTTPClient: a.client}
 	if a.opts.OnJWKSRefresh != nil {
@@ -148,6 +130,10 @@ type RouteAuth struct {
 	// claims summarises the claims of the last token that passed the
 	// checks, for the status page.
 	claims atomic.Pointer[string]
+	// opaque is set once a token that is not a JWT went unchecked.
+	opaque atomic.Bool
+	// Resource is the resource parameter the token requests carry.
+	Resource string
 }
 
 // Route returns route r's token machinery, shared with earlier routes that
@@ -163,18 +149,22 @@ func (a *AuthSetup) Route(ctx, life context.Context, r config.Resolved) (*RouteA
 	if err != nil {
 		return nil, err
 	}
-	scopes := slices.Clone(r.Auth.Scopes)
-	slices.Sort(scopes)
-	key := fmt.Sprintf("%s\x00%s\x00%v\x00%q\x00%+v", cfg.TokenURL, r.Auth.ClientID, r.Auth.PostAuth, scopes, r.Rules)
+	key := shareKey(cfg, r)
 	if ra, ok := a.shared[key]; ok {
 		return ra, nil
 	}
-	ra := &RouteAuth{Discovery: d}
+	ra := &RouteAuth{Discovery: d, Resource: cfg.Resource}
 	if ra.Checker, err = a.Checker(life, r, d); err != nil {
 		return nil, err
 	}
 	if ra.Checker != nil {
 		cfg.Check = func(token string) error {
+			if !tokencache.IsJWT(token) {
+				if !ra.opaque.Swap(true) {
+					a.opts.Logger.Info("the access token is opaque (not a JWT): "+LocalCheckOpaque, "route", r.Name)
+				}
+				return nil
+			}
 			claims, err := ra.Checker.Check(token)
 			if err == nil {
 				summary := claims.Summary()
@@ -182,6 +172,9 @@ func (a *AuthSetup) Route(ctx, life context.Context, r config.Resolved) (*RouteA
 			}
 			return err
 		}
+	} else if d.Issuer != "" {
+		ra.opaque.Store(true)
+		a.opts.Logger.Info("the authorization server publishes no jwks_uri: "+LocalCheckOpaque, "route", r.Name, "issuer", d.Issuer)
 	} else {
 		a.opts.Logger.Warn("tokens are not checked before sending: give "+agentcore.Render("{discovery_url}", r.Names())+" for the issuer and key set", "route", r.Name)
 	}
@@ -217,11 +210,15 @@ func (a *AuthSetup) newCache(life context.Context, r config.Resolved, cfg tokenc
 const KeySetWait = 15 * time.Second
 
 // ReadyChecker starts a checker for route r, as Checker does, and waits up
-// to KeySetWait for its key set. A route without an issuer is an error.
+// to KeySetWait for its key set. A route without an issuer is an error; an
+// issuer without a key set gives nil, nil (LocalCheckOpaque).
 func (a *AuthSetup) ReadyChecker(life context.Context, r config.Resolved, d *tokencache.Discovery) (*jwtcheck.Checker, error) {
 	c, err := a.Checker(life, r, d)
 	if err != nil {
 		return nil, err
+	}
+	if c == nil && d.Issuer != "" {
+		return nil, nil
 	}
 	if c == nil {
 		return nil, fmt.Errorf("no discovery document: give %s to check tokens", agentcore.Render("{discovery_url}", r.Names()))
