@@ -33,16 +33,16 @@ type Status struct {
 // Route is one configured route: where it listens, where it forwards, and
 // how its token and traffic fare.
 type Route struct {
-	Name     string `json:"name"`
-	Path     string `json:"path"`   // e.g. /mcp
-	Target   string `json:"target"` // runtime ARN with qualifier, or upstream URL
-	Auth     bool   `json:"auth"`
-	Token    *Token `json:"token,omitempty"` // nil for a route without auth
+	Name   string `json:"name"`
+	Path   string `json:"path"`   // e.g. /mcp
+	Target string `json:"target"` // runtime ARN with qualifier, or upstream URL
+	Auth   bool   `json:"auth"`
+	Token  *Token `json:"token,omitempty"` // nil for a route without auth
 	// Discovery says where the authorization server was found, for
 	// routes with auth.
 	Discovery *Discovery `json:"discovery,omitempty"`
 	Requests  int64      `json:"requests"`
-	Errors   int64  `json:"errors"` // answers >= 400 and proxy failures
+	Errors    int64      `json:"errors"` // answers >= 400 and proxy failures
 }
 
 // Discovery is what a route learned of its authorization server and from
