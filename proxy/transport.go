@@ -76,6 +76,9 @@ func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, &TokenError{Err: err}
 	}
 	resp, err := t.base.RoundTrip(withBearer(req, token, req.Body))
+	if err == nil && resp.StatusCode == http.StatusForbidden {
+		return t.stepUp(req, resp)
+	}
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}

@@ -134,6 +134,8 @@ type RouteAuth struct {
 	opaque atomic.Bool
 	// Resource is the resource parameter the token requests carry.
 	Resource string
+	// stepper gets tokens with more scopes on 403 insufficient_scope.
+	stepper *scopeStepper
 }
 
 // Route returns route r's token machinery, shared with earlier routes that
@@ -178,9 +180,10 @@ func (a *AuthSetup) Route(ctx, life context.Context, r config.Resolved) (*RouteA
 	} else {
 		a.opts.Logger.Warn("tokens are not checked before sending: give "+agentcore.Render("{discovery_url}", r.Names())+" for the issuer and key set", "route", r.Name)
 	}
-	if ra.Cache, err = a.newCache(life, r, cfg); err != nil {
+	if ra.Cache, err = a.newCache(life, r.Name, cfg); err != nil {
 		return nil, err
 	}
+	ra.stepper = newScopeStepper(a, life, cfg, r.Name)
 	a.shared[key] = ra
 	a.all = append(a.all, ra)
 	return ra, nil
@@ -194,13 +197,13 @@ func (a *AuthSetup) Cache(life context.Context, r config.Resolved, d *tokencache
 	if err != nil {
 		return nil, err
 	}
-	return a.newCache(life, r, cfg)
+	return a.newCache(life, r.Name, cfg)
 }
 
-func (a *AuthSetup) newCache(life context.Context, r config.Resolved, cfg tokencache.Config) (*tokencache.Cache, error) {
+func (a *AuthSetup) newCache(life context.Context, route string, cfg tokencache.Config) (*tokencache.Cache, error) {
 	c, err := tokencache.New(life, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("route %s: %w", r.Name, err)
+		return nil, fmt.Errorf("route %s: %w", route, err)
 	}
 	a.caches = append(a.caches, c)
 	return c, nil
@@ -254,7 +257,7 @@ func (ra *RouteAuth) Claims() string {
 // Tokens returns the token source the proxy uses: the cache, whose failures
 // carry their reason code and a fix naming the settings by names.
 func (ra *RouteAuth) Tokens(names agentcore.Namer) proxy.TokenSource {
-	return NewTokenSource(ra.Cache, names)
+	return tokenSource{cache: ra.Cache, names: names, step: ra.stepper}
 }
 
 // NewTokenSource returns cache as a proxy.TokenSource whose failures carry
@@ -266,17 +269,27 @@ func NewTokenSource(cache *tokencache.Cache, names agentcore.Namer) proxy.TokenS
 type tokenSource struct {
 	cache *tokencache.Cache
 	names agentcore.Namer
+	step  *scopeStepper // nil: no step-up
 }
 
 func (t tokenSource) Token(ctx context.Context) (string, error) {
-	tok, err := t.cache.Token(ctx)
+	tok, err := t.step.cache(t.cache).Token(ctx)
 	if err != nil {
 		return "", ExplainTokenFailure(err, t.names)
 	}
 	return tok, nil
 }
 
-func (t tokenSource) Invalidate(token string) { t.cache.Invalidate(token) }
+func (t tokenSource) Invalidate(token string) { t.step.cache(t.cache).Invalidate(token) }
+
+// StepUp gets a token with more scopes (proxy.ScopeStepper).
+func (t tokenSource) StepUp(ctx context.Context, scopes []string) (string, error) {
+	tok, err := t.step.stepUp(ctx, scopes)
+	if err != nil && !errors.Is(err, errStepUpRefused) {
+		return "", ExplainTokenFailure(err, t.names)
+	}
+	return tok, err
+}
 
 // TokenFailure is a failure to obtain a token the proxy would send, with
 // its reason code and a fix in the user's words.
