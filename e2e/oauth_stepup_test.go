@@ -9,7 +9,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -25,6 +27,8 @@ type scopedPeers struct {
 
 	mu        sync.Mutex
 	requested []string // the scope parameter of each token request
+	// reject makes the MCP server refuse every token as invalid.
+	reject atomic.Bool
 }
 
 func newScopedPeers(t *testing.T) *scopedPeers {
@@ -58,7 +62,7 @@ func newScopedPeers(t *testing.T) *scopedPeers {
 			return
 		}
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer opaque.")
-		if !ok {
+		if !ok || p.reject.Load() {
 			w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+p.mcp.URL+`/.well-known/oauth-protected-resource/mcp"`)
 			http.Error(w, "no token", http.StatusUnauthorized)
 			return
@@ -149,5 +153,38 @@ func TestStepUpRefusedOutsideScopeList(t *testing.T) {
 	}
 	if got := p.scopes(); !slices.Equal(got, []string{"mcp:read"}) {
 		t.Fatalf("token requests' scopes = %q, want only [mcp:read]: nothing outside --scope is requested", got)
+	}
+}
+
+// TestRediscoveryAfterRefusedToken: a zero-config route whose upstream
+// refuses its token as invalid probes the upstream's metadata again and
+// logs what it found.
+func TestRediscoveryAfterRefusedToken(t *testing.T) {
+	p := newScopedPeers(t)
+	px := startProxy(t, map[string]string{"AGENTCORE_PROXY_CLIENT_SECRET": "s3cret-rediscover"},
+		"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--upstream-url", p.mcp.URL+"/mcp", "--client-id", "c1", "--scope", "mcp:write")
+	waitReady(t, px)
+	p.reject.Store(true)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, px.MCPURL(),
+		strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("initialize = %d, want 401", resp.StatusCode)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(px.Logs(), "re-discovery after a refused token found the same authorization server") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no re-discovery logged within 10s:\n%s", px.Logs())
+		}
+		time.Sleep(20 * time.Millisecond) // polling the log, not synchronization
+	}
+	if !strings.Contains(px.Logs(), "oauth-protected-resource/mcp: HTTP 200: ok") {
+		t.Errorf("re-discovery log lacks the protected resource metadata hop:\n%s", px.Logs())
 	}
 }

@@ -136,6 +136,8 @@ type RouteAuth struct {
 	Resource string
 	// stepper gets tokens with more scopes on 403 insufficient_scope.
 	stepper *scopeStepper
+	// rediscover re-probes a zero-config upstream after a refused token.
+	rediscover *rediscovery
 }
 
 // Route returns route r's token machinery, shared with earlier routes that
@@ -184,6 +186,9 @@ func (a *AuthSetup) Route(ctx, life context.Context, r config.Resolved) (*RouteA
 		return nil, err
 	}
 	ra.stepper = newScopeStepper(a, life, cfg, r.Name)
+	if f := a.Found(r); f != nil && f.Source == SourceUpstream {
+		ra.rediscover = &rediscovery{setup: a, life: life, r: r}
+	}
 	a.shared[key] = ra
 	a.all = append(a.all, ra)
 	return ra, nil
@@ -257,7 +262,7 @@ func (ra *RouteAuth) Claims() string {
 // Tokens returns the token source the proxy uses: the cache, whose failures
 // carry their reason code and a fix naming the settings by names.
 func (ra *RouteAuth) Tokens(names agentcore.Namer) proxy.TokenSource {
-	return tokenSource{cache: ra.Cache, names: names, step: ra.stepper}
+	return tokenSource{cache: ra.Cache, names: names, step: ra.stepper, rediscover: ra.rediscover}
 }
 
 // NewTokenSource returns cache as a proxy.TokenSource whose failures carry
@@ -270,6 +275,8 @@ type tokenSource struct {
 	cache *tokencache.Cache
 	names agentcore.Namer
 	step  *scopeStepper // nil: no step-up
+	// rediscover, if set, re-probes the upstream after a refused token.
+	rediscover *rediscovery
 }
 
 func (t tokenSource) Token(ctx context.Context) (string, error) {
@@ -280,7 +287,10 @@ func (t tokenSource) Token(ctx context.Context) (string, error) {
 	return tok, nil
 }
 
-func (t tokenSource) Invalidate(token string) { t.step.cache(t.cache).Invalidate(token) }
+func (t tokenSource) Invalidate(token string) {
+	t.step.cache(t.cache).Invalidate(token)
+	t.rediscover.refused()
+}
 
 // StepUp gets a token with more scopes (proxy.ScopeStepper).
 func (t tokenSource) StepUp(ctx context.Context, scopes []string) (string, error) {

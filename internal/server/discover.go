@@ -238,3 +238,55 @@ func (ra *RouteAuth) LocalCheck() string {
 
 // rediscoverEvery bounds re-probes of a zero-config route's upstream.
 const rediscoverEvery = time.Minute
+
+// rediscovery re-probes a zero-config route's upstream after it refused a
+// token (a 401 the proxy took for an invalid or missing token), at most
+// once per rediscoverEvery, in the background. What it finds is logged and
+// shown on the status page; a different authorization server takes effect
+// on restart, since the token cache and key set were built for the first.
+type rediscovery struct {
+	setup *AuthSetup
+	life  context.Context
+	r     config.Resolved
+
+	mu   sync.Mutex
+	last time.Time
+}
+
+// refused starts a re-probe unless one ran within rediscoverEvery.
+func (rd *rediscovery) refused() {
+	if rd == nil {
+		return
+	}
+	rd.mu.Lock()
+	if time.Since(rd.last) < rediscoverEvery {
+		rd.mu.Unlock()
+		return
+	}
+	rd.last = time.Now()
+	rd.mu.Unlock()
+	go rd.probe()
+}
+
+func (rd *rediscovery) probe() {
+	a, r := rd.setup, rd.r
+	ctx, cancel := context.WithTimeout(rd.life, DiscoveryTimeout)
+	defer cancel()
+	old := a.Found(r)
+	f, err := a.discoverUpstream(ctx, r)
+	if err != nil {
+		a.opts.Logger.Warn("re-discovery after a refused token failed; keeping the authorization server found at start", "route", r.Name, "error", err)
+		return
+	}
+	a.remember(r, "", f)
+	same := old != nil && old.Discovery.Issuer == f.Discovery.Issuer && old.Discovery.TokenEndpoint == f.Discovery.TokenEndpoint &&
+		old.Discovery.JWKSURI == f.Discovery.JWKSURI && old.Resource == f.Resource
+	if same {
+		a.opts.Logger.Info("re-discovery after a refused token found the same authorization server", "route", r.Name,
+			"hops", strings.Join(f.HopLines(), "; "))
+		return
+	}
+	a.opts.Logger.Warn("re-discovery after a refused token found another authorization server: restart the proxy to use it", "route", r.Name,
+		"issuer", f.Discovery.Issuer, "token_endpoint", f.Discovery.TokenEndpoint, "resource", f.Resource,
+		"hops", strings.Join(f.HopLines(), "; "))
+}
