@@ -160,3 +160,28 @@ func TestBadDiscoveryStopsAtStart(t *testing.T) {
 		})
 	}
 }
+
+// TestDoctorWalksDiscoveryChain: doctor prints each hop of zero-config
+// discovery and says opaque tokens are not checked locally.
+func TestDoctorWalksDiscoveryChain(t *testing.T) {
+	p := newScopedPeers(t)
+	env := map[string]string{"AGENTCORE_PROXY_CLIENT_SECRET": "s3cret-doctor"}
+	var out, errOut bytes.Buffer
+	err := run(t.Context(), []string{"doctor", "--upstream-url", p.mcp.URL + "/mcp", "--client-id", "c1", "--scope", "mcp:write"},
+		func(k string) string { return env[k] }, strings.NewReader(""), &out, &errOut)
+	if err != nil {
+		t.Fatalf("doctor = %v\n%s%s", err, out.String(), errOut.String())
+	}
+	for _, want := range []string{
+		"from " + p.mcp.URL + "/mcp (upstream), resource " + p.mcp.URL + "/mcp",
+		"probe " + p.mcp.URL + "/mcp: HTTP 401: ok",
+		"resource_metadata " + p.mcp.URL + "/.well-known/oauth-protected-resource/mcp: HTTP 200: ok",
+		"server_metadata " + p.as.URL + "/.well-known/oauth-authorization-server: HTTP 200: ok",
+		"jwks_uri (none: opaque: not checked locally)",
+		"authorizer rules: opaque: not checked locally",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
