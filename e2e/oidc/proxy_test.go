@@ -3,11 +3,18 @@ package oidc_test
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -281,4 +288,34 @@ func introspect(endpoint, tok string) bool {
 		Active bool `json:"active"`
 	}
 	return json.NewDecoder(resp.Body).Decode(&out) == nil && out.Active
+}
+
+// TestProxyUnregisteredKeyIsExplained: a private_key_jwt client signing with
+// a key the provider does not know gets invalid_client, which the proxy
+// explains in terms of the key, not a secret.
+func TestProxyUnregisteredKeyIsExplained(t *testing.T) {
+	p := startProvider(t)
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(ec)
+	keyFile := filepath.Join(t.TempDir(), "other.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	err = cli.Run(t.Context(), []string{"token", "--discovery-url", p.issuer, "--upstream-url", "http://127.0.0.1:1/mcp", "--client-id", jwtID, "--client-key-file", keyFile},
+		cli.Env{Getenv: func(string) string { return "" }, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut})
+	if err == nil {
+		t.Fatalf("token with an unregistered key = nil error, want invalid_client")
+	}
+	for _, want := range []string{"register the public key of ES256 key", "--client-key-file", "--client-assertion-aud"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("token error lacks %q: %v", want, err)
+		}
+	}
+	if out.Len() != 0 {
+		t.Errorf("token printed %q, want nothing", out.String())
+	}
 }

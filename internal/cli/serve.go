@@ -18,6 +18,8 @@ const serveUsage = `agentcore-proxy serve: proxy local MCP clients to an MCP ser
 
 Usage:
   agentcore-proxy serve --runtime-arn ARN --discovery-url URL --client-id ID --client-secret-file FILE [--scope S]...
+  agentcore-proxy serve --upstream-url https://mcp.example.com/mcp --client-id ID   (secret in AGENTCORE_PROXY_CLIENT_SECRET;
+                        the authorization server is discovered from the upstream's 401)
   agentcore-proxy serve --upstream-url http://127.0.0.1:8000/mcp
   agentcore-proxy serve --config routes.yaml
 

@@ -66,7 +66,7 @@ func runToken(ctx context.Context, args []string, env Env) error {
 	}
 	token, err := cache.Token(ctx)
 	if err != nil {
-		return server.ExplainTokenFailure(err, r.Names())
+		return server.ExplainRouteTokenFailure(err, r)
 	}
 	if !*decode {
 		fmt.Fprintln(env.Stdout, token)
@@ -116,7 +116,7 @@ func printDecoded(life context.Context, env Env, auth *server.AuthSetup, r confi
 	}
 	if err == nil {
 		if _, err = checker.Check(token); err != nil {
-			err = server.ExplainTokenFailure(err, r.Names())
+			err = server.ExplainRouteTokenFailure(err, r)
 		}
 	}
 	if err != nil {

@@ -128,7 +128,7 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 			}
 			tokens = server.NewTokenSource(cache, r.Names())
 			if token, err = cache.Token(ctx); err != nil {
-				return "", server.ExplainTokenFailure(err, r.Names())
+				return "", server.ExplainRouteTokenFailure(err, r)
 			}
 			detail := "fingerprint " + jwtcheck.Fingerprint(token)
 			if _, claims, err := jwtcheck.Decode(token); err == nil {
@@ -146,7 +146,7 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 			}
 			if err == nil {
 				if _, err = checker.Check(token); err != nil {
-					err = server.ExplainTokenFailure(err, r.Names())
+					err = server.ExplainRouteTokenFailure(err, r)
 				}
 			}
 			return "passes " + r.Rules.String(), err

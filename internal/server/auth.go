@@ -138,6 +138,8 @@ type RouteAuth struct {
 	stepper *scopeStepper
 	// rediscover re-probes a zero-config upstream after a refused token.
 	rediscover *rediscovery
+	// key signs private_key_jwt assertions; nil with a secret.
+	key *tokencache.ClientKey
 }
 
 // Route returns route r's token machinery, shared with earlier routes that
@@ -157,7 +159,7 @@ func (a *AuthSetup) Route(ctx, life context.Context, r config.Resolved) (*RouteA
 	if ra, ok := a.shared[key]; ok {
 		return ra, nil
 	}
-	ra := &RouteAuth{Discovery: d, Resource: cfg.Resource}
+	ra := &RouteAuth{Discovery: d, Resource: cfg.Resource, key: cfg.ClientKey}
 	if ra.Checker, err = a.Checker(life, r, d); err != nil {
 		return nil, err
 	}
@@ -262,7 +264,7 @@ func (ra *RouteAuth) Claims() string {
 // Tokens returns the token source the proxy uses: the cache, whose failures
 // carry their reason code and a fix naming the settings by names.
 func (ra *RouteAuth) Tokens(names agentcore.Namer) proxy.TokenSource {
-	return tokenSource{cache: ra.Cache, names: names, step: ra.stepper, rediscover: ra.rediscover}
+	return tokenSource{cache: ra.Cache, names: names, step: ra.stepper, rediscover: ra.rediscover, key: ra.key}
 }
 
 // NewTokenSource returns cache as a proxy.TokenSource whose failures carry
@@ -277,12 +279,14 @@ type tokenSource struct {
 	step  *scopeStepper // nil: no step-up
 	// rediscover, if set, re-probes the upstream after a refused token.
 	rediscover *rediscovery
+	// key is the private_key_jwt client key, nil with a secret.
+	key *tokencache.ClientKey
 }
 
 func (t tokenSource) Token(ctx context.Context) (string, error) {
 	tok, err := t.step.cache(t.cache).Token(ctx)
 	if err != nil {
-		return "", ExplainTokenFailure(err, t.names)
+		return "", t.explain(err)
 	}
 	return tok, nil
 }
@@ -296,7 +300,7 @@ func (t tokenSource) Invalidate(token string) {
 func (t tokenSource) StepUp(ctx context.Context, scopes []string) (string, error) {
 	tok, err := t.step.stepUp(ctx, scopes)
 	if err != nil && !errors.Is(err, errStepUpRefused) {
-		return "", ExplainTokenFailure(err, t.names)
+		return "", t.explain(err)
 	}
 	return tok, err
 }
@@ -374,6 +378,29 @@ func ExplainTokenFailure(err error, names agentcore.Namer) *TokenFailure {
 	var re *jwtcheck.RuleError
 	if errors.As(err, &re) {
 		f.problem = strings.Replace(err.Error(), re.Error(), "jwtcheck: "+re.Problem, 1)
+	}
+	return f
+}
+
+// explain labels a token failure; see ExplainRouteTokenFailure.
+func (t tokenSource) explain(err error) error { return explainKeyed(err, t.names, t.key) }
+
+// ExplainRouteTokenFailure is ExplainTokenFailure for route r: an
+// invalid_client under private_key_jwt gets a fix about the key rather than
+// the secret.
+func ExplainRouteTokenFailure(err error, r config.Resolved) *TokenFailure {
+	var key *tokencache.ClientKey
+	if r.Auth != nil {
+		key = r.Auth.ClientKey
+	}
+	return explainKeyed(err, r.Names(), key)
+}
+
+func explainKeyed(err error, names agentcore.Namer, key *tokencache.ClientKey) *TokenFailure {
+	f := ExplainTokenFailure(err, names)
+	if key != nil && f.Code == agentcore.ReasonTokenInvalidClient {
+		f.Fix = fmt.Sprintf("the token endpoint rejected the client assertion: register the public key of %s for client %s at the identity provider, and check %s and %s (the issuer by default, or token_endpoint)",
+			key, agentcore.Render("{client_id}", names), agentcore.Render("{client_key_file}", names), agentcore.Render("{client_assertion_aud}", names))
 	}
 	return f
 }
