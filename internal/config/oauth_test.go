@@ -84,3 +84,57 @@ func TestReadSecretsClientKey(t *testing.T) {
 		})
 	}
 }
+
+func TestParseYAMLTokenRequestKeys(t *testing.T) {
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := writeKey(t, ec)
+	data := `
+listen: 127.0.0.1:0
+routes:
+  - name: jwt
+    path: /jwt/mcp
+    target: {upstream_url: "https://mcp.example.com/mcp"}
+    auth:
+      client_id: c1
+      token_auth_style: private_key_jwt
+      client_key_file: ` + keyFile + `
+      client_key_id: k1
+      client_assertion_aud: token_endpoint
+      resource: ""
+      audience: https://api.example.com
+      token_params: {prompt: none}
+  - name: bad
+    path: /bad/mcp
+    target: {upstream_url: "https://mcp.example.com/mcp"}
+    auth:
+      client_id: c2
+      client_secret_env: X
+      token_params: {resource: x}
+`
+	cfg, err := Parse("routes.yaml", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cfg.Validate(noEnv)
+	want := `--config routes.yaml: routes[1].auth.token_params "resource": set by --config routes.yaml: routes[1].auth.resource`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Validate() = %v, want %q", err, want)
+	}
+	cfg.Routes = cfg.Routes[:1]
+	routes, err := cfg.Validate(noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ReadSecrets(routes, noEnv); err != nil {
+		t.Fatal(err)
+	}
+	a := routes[0].Auth
+	if a.AuthStyle != tokencache.AuthStylePrivateKeyJWT || a.ClientKey == nil || a.ClientKey.KeyID() != "k1" ||
+		a.AssertionAud != AssertionAudTokenEndpoint || a.Resource == nil || *a.Resource != "" ||
+		a.Audience != "https://api.example.com" || a.Params.Get("prompt") != "none" {
+		t.Errorf("resolved auth = %+v, want every key applied", a)
+	}
+}

@@ -212,7 +212,7 @@ func resolveAuth(res *Resolved, a Auth, f func(string, string) string, fromFlags
 	switch a.Kind() {
 	case AuthNone:
 		if res.ARN != nil {
-			bad("%s: an AgentCore runtime needs a bearer token: give %s, %s and %s", f("auth", "no auth"), f("auth.client_id", "--client-id"), f("auth.discovery_url", "--discovery-url"), f("auth.client_secret_file", "--client-secret-file"))
+			bad("%s: an AgentCore runtime needs a bearer token: give %s and %s (the authorization server is found from the runtime, or give %s)", f("auth", "no auth"), f("auth.client_id", "--client-id"), f("auth.client_secret_file", "--client-secret-file"), f("auth.discovery_url", "--discovery-url"))
 		}
 		if a.hasSettings() {
 			bad("%s is none but other auth settings are given: remove them, or set type to client_credentials", f("auth.type", ""))
