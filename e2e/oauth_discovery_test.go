@@ -10,6 +10,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/emulator"
 )
 
 // TestZeroConfigShowsDiscoveryAndOpaqueTokens: with only --upstream-url and
@@ -184,4 +188,36 @@ func TestDoctorWalksDiscoveryChain(t *testing.T) {
 			t.Errorf("doctor output lacks %q:\n%s", want, out.String())
 		}
 	}
+}
+
+// TestZeroConfigAgainstEmulatedRuntime: with only the ARN, its endpoint and
+// the client id, the proxy finds the runtime's user pool from its 401 (the
+// emulated Cognito answers only the appended OIDC URL) and the Go SDK
+// client calls a tool through it.
+func TestZeroConfigAgainstEmulatedRuntime(t *testing.T) {
+	emu := startEmulator(t, emulator.Config{})
+	p := startProxy(t, secretEnv, "serve", "--listen", "127.0.0.1:0", "--log-format", "json",
+		"--runtime-arn", emu.RuntimeARN(), "--endpoint-url", emu.EndpointURL(), "--client-id", testClientID)
+	waitReady(t, p)
+	client := mcp.NewClient(&mcp.Implementation{Name: "zero-config", Version: "1"}, nil)
+	session, err := client.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: p.MCPURL(), DisableStandaloneSSE: true}, nil)
+	if err != nil {
+		t.Fatalf("Connect: %v\n%s", err, p.Logs())
+	}
+	defer session.Close()
+	res, err := session.CallTool(t.Context(), &mcp.CallToolParams{Name: "add_numbers", Arguments: map[string]any{"a": 1, "b": 2}})
+	if err != nil || res.IsError {
+		t.Fatalf("CallTool(add_numbers) = %+v, %v", res, err)
+	}
+	for _, want := range []string{`"source":"upstream"`, "/.well-known/openid-configuration: HTTP 200: ok", "jwt: checked"} {
+		if !strings.Contains(p.Logs()+statusBody(t, p), want) {
+			t.Errorf("logs and /status lack %q", want)
+		}
+	}
+}
+
+func statusBody(t *testing.T, p *runningProxy) string {
+	t.Helper()
+	_, body := httpGet(t, p.BaseURL+"/status")
+	return body
 }
