@@ -245,8 +245,10 @@ func (a *AuthSetup) Warm() {
 	}
 }
 
-// Wait waits for every token cache to stop, once life is done.
+// Wait waits for every token cache and re-discovery to stop, once life is
+// done.
 func (a *AuthSetup) Wait() {
+	a.probes.Wait()
 	for _, c := range a.caches {
 		<-c.Done()
 	}

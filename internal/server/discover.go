@@ -75,6 +75,8 @@ type discoveryState struct {
 	foundMu sync.Mutex
 	found   map[string]*Found // by route name
 	byKey   map[string]*Found // by source and URL
+	// probes tracks re-discoveries in flight, for Wait.
+	probes sync.WaitGroup
 }
 
 func (a *AuthSetup) remember(r config.Resolved, key string, f *Found) {
@@ -259,13 +261,14 @@ func (rd *rediscovery) refused() {
 		return
 	}
 	rd.mu.Lock()
-	if time.Since(rd.last) < rediscoverEvery {
+	// Wait runs once life is done: start nothing then.
+	if rd.life.Err() != nil || time.Since(rd.last) < rediscoverEvery {
 		rd.mu.Unlock()
 		return
 	}
 	rd.last = time.Now()
 	rd.mu.Unlock()
-	go rd.probe()
+	rd.setup.probes.Go(rd.probe)
 }
 
 func (rd *rediscovery) probe() {
