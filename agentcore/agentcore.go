@@ -55,12 +55,19 @@ const (
 	SettingClientSecret Setting = "client_secret"
 	SettingScope        Setting = "scope"
 	SettingMaxBodyBytes Setting = "max_body_bytes"
+	// OAuth settings beyond Cognito's (issue 11).
+	SettingTokenAuthStyle Setting = "token_auth_style"
+	SettingClientKey      Setting = "client_key_file"
+	SettingAssertionAud   Setting = "client_assertion_aud"
+	SettingResource       Setting = "resource"
+	SettingAudience       Setting = "audience"
 )
 
 // Settings lists every Setting, in a fixed order.
 func Settings() []Setting {
 	return []Setting{SettingRuntimeARN, SettingQualifier, SettingEndpointURL, SettingUpstreamURL, SettingDiscoveryURL,
-		SettingTokenURL, SettingClientID, SettingClientSecret, SettingScope, SettingMaxBodyBytes}
+		SettingTokenURL, SettingClientID, SettingClientSecret, SettingScope, SettingMaxBodyBytes,
+		SettingTokenAuthStyle, SettingClientKey, SettingAssertionAud, SettingResource, SettingAudience}
 }
 
 // A Namer returns the name a user knows a setting by, such as "--client-id"

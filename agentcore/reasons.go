@@ -10,6 +10,7 @@ const (
 	ReasonClaimIss             = "claim_iss"
 	ReasonClaimScope           = "claim_scope"
 	ReasonClaimCustom          = "claim_custom"
+	ReasonInsufficientScope    = "insufficient_scope"
 	ReasonExpiredToken         = "expired_token"
 	ReasonInvalidToken         = "invalid_token"
 	ReasonUnparseableToken     = "unparseable_token"
@@ -77,6 +78,9 @@ var catalogue = []Reason{
 	{ReasonClaimScope, "401", true, true,
 		"the token has none of `allowedScopes`",
 		"request an allowed scope with {scope}, or add the scope to `allowedScopes`"},
+	{ReasonInsufficientScope, "403", true, false,
+		"the MCP server asks for scopes the token lacks (`insufficient_scope` challenge) and the route may not request them",
+		"add the scopes to {scope} (or give no {scope} list) so the proxy steps up, and grant them to the client at the identity provider"},
 	{ReasonClaimCustom, "401", true, true,
 		"a `customClaims` rule failed (the claim is named)",
 		"align the rule (the runtime's, and the route's `custom_claims`) with the token, or add the claim with a pre-token-generation Lambda"},

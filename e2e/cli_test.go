@@ -87,14 +87,14 @@ func TestBadInputExitsWithOneClearLine(t *testing.T) {
 }
 
 func TestEveryProblemReportedAtOnce(t *testing.T) {
-	cmd := exec.CommandContext(t.Context(), binary(t), "serve", "--runtime-arn", "nope", "--qualifier", "bad-name", "--scope", "a b")
+	cmd := exec.CommandContext(t.Context(), binary(t), "serve", "--runtime-arn", "nope", "--qualifier", "bad-name", "--scope", "a b", "--client-key-alg", "ES256")
 	cmd.Env = []string{}
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
 		t.Fatalf("exit = %v, want status 1", err)
 	}
-	for _, w := range []string{"--runtime-arn \"nope\"", "--client-id is empty", "no client secret", "--discovery-url is empty", "--scope \"a b\""} {
+	for _, w := range []string{"--runtime-arn \"nope\"", "--client-id is empty", "no client secret", "--client-key-alg applies only", "--scope \"a b\""} {
 		if !bytes.Contains(out, []byte(w)) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}

@@ -173,6 +173,11 @@ func TestEveryReasonExplained(t *testing.T) {
 			setup: injected(emulator.Fault{Status: 406, Message: "Not Acceptable: Client must accept both application/json and text/event-stream"})},
 		{name: "access denied", wantStatus: 403, wantReason: "access_denied", wantCalls: 1, wantMsg: []string{"denied"},
 			setup: injected(emulator.Fault{Status: 403, Message: "User is not authorized to perform this action"})},
+		{name: "insufficient scope outside --scope", wantStatus: 403, wantReason: "insufficient_scope", wantCalls: 1, wantMsg: []string{`"mcp:admin"`, "--scope"},
+			setup: func(_ *testing.T, emu *emulator.Emulator) setup {
+				emu.InjectFault(emulator.Fault{Status: 403, Message: "insufficient scope", Challenge: `Bearer error="insufficient_scope", scope="mcp:admin"`}, 1)
+				return setup{flags: proxyFlags(emu, "--scope", "default-m2m-resource-server/read")}
+			}},
 		{name: "other status", wantStatus: 410, wantReason: "upstream_other", wantCalls: 1,
 			setup: injected(emulator.Fault{Status: 410, Message: "Gone"})},
 		{name: "wrong content type", wantStatus: 415, wantReason: "unsupported_media_type", wantCalls: 1, wantMsg: []string{"application/json"},

@@ -402,6 +402,9 @@ func explainAuth(a answer, uc UpstreamContext, q string) (Diagnosis, bool) {
 			fmt.Sprintf("Make {discovery_url} (or {token_url}) point at the user pool that issues JWT access tokens to %s", client)}, true
 	}
 	if a.status == 403 && strings.Contains(strings.ToLower(a.challenge), "insufficient_scope") {
+		if d, ok := explainStepUp(a, client, q); ok {
+			return d, true
+		}
 		return explainClaim("scope", client, q), true
 	}
 

@@ -14,7 +14,6 @@ import (
 	"sync"
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
-	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
 
 // Outcomes of a session recovery, passed to Options.OnRecovery. The set is
@@ -309,7 +308,7 @@ func (t *recoveryTransport) report(result string, s *recoverable, err error) {
 	if result != RecoveryRecovered {
 		level = slog.LevelWarn
 	}
-	attrs := []any{"route", t.route, "result", result, "mcp_session", tokencache.Fingerprint(s.client)}
+	attrs := []any{"route", t.route, "result", result, "mcp_session", fingerprint(s.client)}
 	if err != nil {
 		attrs = append(attrs, "err", err)
 	}

@@ -82,6 +82,9 @@ func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = withBearer(req, token, req.Body)
 	}
 	resp, err := t.base.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusForbidden {
+		return t.stepUp(req, resp)
+	}
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}

@@ -111,3 +111,44 @@ func TestTokencacheClientPassesClientCredentialsScenarios(t *testing.T) {
 		})
 	}
 }
+
+// TestProxyPassesClientCredentialsScenarios runs both client-credentials
+// scenarios with the real agentcore-proxy binary as the client's auth layer:
+// proxyclient starts it with only --upstream-url, --client-id and the secret
+// (or --token-auth-style private_key_jwt --client-key-file), and drives the
+// Go SDK MCP client through it.
+func TestProxyPassesClientCredentialsScenarios(t *testing.T) {
+	bin := suite(t)
+	dir := t.TempDir()
+	proxyBin, client := filepath.Join(dir, "agentcore-proxy"), filepath.Join(dir, "proxyclient")
+	for _, b := range [][2]string{{proxyBin, "../.."}, {client, "./proxyclient"}} {
+		if out, err := exec.Command("go", "build", "-o", b[0], b[1]).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", b[1], err, out)
+		}
+	}
+	for _, tt := range []struct {
+		scenario string
+		want     []string // check ids that must be SUCCESS
+	}{
+		{scenario: "auth/client-credentials-basic", want: []string{"prm-pathbased-requested", "authorization-server-metadata", "token-request", "client-credentials-basic-auth", "valid-bearer-token"}},
+		{scenario: "auth/client-credentials-jwt", want: []string{"prm-pathbased-requested", "authorization-server-metadata", "token-request", "client-credentials-jwt-verified", "valid-bearer-token"}},
+	} {
+		t.Run(strings.TrimPrefix(tt.scenario, "auth/"), func(t *testing.T) {
+			checks := runScenario(t, bin, tt.scenario, client+" --proxy "+proxyBin)
+			success := map[string]bool{}
+			for _, c := range checks {
+				switch c.Status {
+				case "SUCCESS":
+					success[c.ID] = true
+				case "FAILURE", "WARNING":
+					t.Errorf("check %s: %s: %s", c.ID, c.Status, c.Description)
+				}
+			}
+			for _, id := range tt.want {
+				if !success[id] {
+					t.Errorf("check %s: no SUCCESS, want one", id)
+				}
+			}
+		})
+	}
+}

@@ -38,8 +38,9 @@ const (
 
 // provider is a running provider.mjs.
 type provider struct {
-	issuer string
-	key    *tokencache.ClientKey // the private_key_jwt client's key
+	issuer  string
+	key     *tokencache.ClientKey // the private_key_jwt client's key
+	keyFile string                // its PEM file
 }
 
 // startProvider starts provider.mjs with a fresh EC key for the
@@ -111,7 +112,7 @@ func startProvider(t *testing.T) *provider {
 		if !ok {
 			t.Fatalf("provider.mjs exited without printing its issuer; stderr:\n%s", &stderr)
 		}
-		return &provider{issuer: iss, key: key}
+		return &provider{issuer: iss, key: key, keyFile: keyFile}
 	case <-time.After(60 * time.Second):
 		t.Fatalf("provider.mjs printed no issuer within 60s; stderr:\n%s", &stderr)
 	}

@@ -155,6 +155,18 @@ func envName(flagName string) string {
 	return "AGENTCORE_PROXY_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// optionalFlag is a string flag that tells "not given" from "given empty".
+type optionalFlag struct {
+	value string
+	set   bool
+}
+
+func (o *optionalFlag) String() string { return o.value }
+func (o *optionalFlag) Set(v string) error {
+	o.value, o.set = v, true
+	return nil
+}
+
 // listFlag is a repeatable string flag.
 type listFlag []string
 

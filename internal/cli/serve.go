@@ -18,6 +18,8 @@ const serveUsage = `agentcore-proxy serve: proxy local MCP clients to an MCP ser
 
 Usage:
   agentcore-proxy serve --runtime-arn ARN --discovery-url URL --client-id ID --client-secret-file FILE [--scope S]...
+  agentcore-proxy serve --upstream-url https://mcp.example.com/mcp --client-id ID   (secret in AGENTCORE_PROXY_CLIENT_SECRET;
+                        the authorization server is discovered from the upstream's 401)
   agentcore-proxy serve --upstream-url http://127.0.0.1:8000/mcp
   agentcore-proxy serve --config routes.yaml
 
@@ -198,6 +200,8 @@ type routeFlags struct {
 	configFile                                             string
 	rf                                                     config.RouteFlags
 	scopes, allowedClients, allowedAudience, allowedScopes listFlag
+	tokenParams                                            listFlag
+	resource                                               optionalFlag
 }
 
 func (f *routeFlags) register(fs *flag.FlagSet) {
@@ -207,12 +211,19 @@ func (f *routeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&rf.Qualifier, "qualifier", "", "runtime endpoint `name` (default DEFAULT)")
 	fs.StringVar(&rf.EndpointURL, "endpoint-url", "", "AgentCore endpoint `URL` (default https://bedrock-agentcore.REGION.amazonaws.com from the ARN;\nAWS_ENDPOINT_URL_BEDROCK_AGENTCORE is honoured too)")
 	fs.StringVar(&rf.UpstreamURL, "upstream-url", "", "plain MCP `URL` instead of an ARN, e.g. http://127.0.0.1:8000/mcp")
-	fs.StringVar(&rf.DiscoveryURL, "discovery-url", "", "OIDC discovery `URL` of the authorizer, e.g.\nhttps://cognito-idp.REGION.amazonaws.com/POOL_ID/.well-known/openid-configuration")
+	fs.StringVar(&rf.DiscoveryURL, "discovery-url", "", "the authorization server: an OIDC discovery `URL`, an RFC 8414 metadata URL or an issuer, e.g.\nhttps://cognito-idp.REGION.amazonaws.com/POOL_ID/.well-known/openid-configuration;\nnone: discovered from the upstream's 401 (RFC 9728 protected resource metadata)")
 	fs.StringVar(&rf.TokenURL, "token-url", "", "OAuth2 token endpoint `URL`, when discovery has none (it overrides discovery's token_endpoint)")
 	fs.StringVar(&rf.ClientID, "client-id", "", "M2M app client `id`")
 	fs.StringVar(&rf.ClientSecretFile, "client-secret-file", "", "`file` holding the app client's secret (or set AGENTCORE_PROXY_CLIENT_SECRET)")
 	fs.Var(&f.scopes, "scope", "OAuth `scope` to request, e.g. default-m2m-resource-server/read (repeatable; none: all the client's scopes)")
-	fs.StringVar(&rf.TokenAuthStyle, "token-auth-style", "", "how to send the client secret: basic (client_secret_basic, default) or post (client_secret_post)")
+	fs.StringVar(&rf.TokenAuthStyle, "token-auth-style", "", "client authentication: basic (client_secret_basic), post (client_secret_post) or private_key_jwt;\ndefault: private_key_jwt with --client-key-file, else basic unless the metadata lists only post")
+	fs.StringVar(&rf.ClientKeyFile, "client-key-file", "", "PEM `file` of the private key that signs private_key_jwt client assertions (PKCS#8, SEC 1 or PKCS#1)")
+	fs.StringVar(&rf.ClientKeyAlg, "client-key-alg", "", "JWS `algorithm` of the client assertions (default ES256 for P-256, RS256 for RSA)")
+	fs.StringVar(&rf.ClientKeyID, "client-key-id", "", "`kid` put in the client assertions' header")
+	fs.StringVar(&rf.ClientAssertionAud, "client-assertion-aud", "", "aud of the client assertions: `token_endpoint` or a URL (default: the issuer; Entra ID and Okta want token_endpoint)")
+	fs.Var(&f.resource, "resource", "RFC 8707 resource `URI` sent with every token request (default: the resource of the discovered\nprotected resource metadata; \"\" sends none)")
+	fs.StringVar(&rf.Audience, "audience", "", "`audience` parameter sent with every token request (Auth0, Okta custom authorization servers)")
+	fs.Var(&f.tokenParams, "token-param", "extra token request parameter `key=value` (repeatable)")
 	fs.Var(&f.allowedClients, "allowed-client", "`client id` the runtime's authorizer allows (allowedClients), repeatable;\ndefault: --client-id when no --allowed-* rule is given")
 	fs.Var(&f.allowedAudience, "allowed-audience", "`audience` the runtime's authorizer allows (allowedAudience), repeatable")
 	fs.Var(&f.allowedScopes, "allowed-scope", "`scope` the runtime's authorizer allows (allowedScopes), repeatable")
@@ -223,6 +234,10 @@ func (f *routeFlags) load(fs *flag.FlagSet, listen string, env Env) (*config.Con
 	f.rf.Scopes = f.scopes
 	f.rf.AllowedClients, f.rf.AllowedAudience, f.rf.AllowedScopes = f.allowedClients, f.allowedAudience, f.allowedScopes
 	f.rf.SecretInEnv = env.Getenv(config.EnvClientSecret) != ""
+	f.rf.TokenParams = f.tokenParams
+	if f.resource.set {
+		f.rf.Resource = &f.resource.value
+	}
 	cfg, err := loadConfig(f.configFile, listen, fs, f.rf)
 	if err != nil {
 		return nil, nil, err

@@ -66,7 +66,7 @@ func runToken(ctx context.Context, args []string, env Env) error {
 	}
 	token, err := cache.Token(ctx)
 	if err != nil {
-		return server.ExplainTokenFailure(err, r.Names())
+		return server.ExplainRouteTokenFailure(err, r)
 	}
 	if !*decode {
 		fmt.Fprintln(env.Stdout, token)
@@ -93,6 +93,11 @@ func pickRoute(routes []config.Resolved, name string) (config.Resolved, error) {
 // printDecoded prints the token's header and claims, its fingerprint, and
 // whether it passes the route's authorizer rules.
 func printDecoded(life context.Context, env Env, auth *server.AuthSetup, r config.Resolved, d *tokencache.Discovery, token string) error {
+	if !tokencache.IsJWT(token) {
+		fmt.Fprintf(env.Stdout, "fingerprint: %s\ncheck: %s (the token is not a JWT; only the authorization server and the upstream can read it)\n",
+			jwtcheck.Fingerprint(token), server.LocalCheckOpaque)
+		return nil
+	}
 	header, claims, err := jwtcheck.Decode(token)
 	if err != nil {
 		return fmt.Errorf("the token endpoint's token cannot be decoded: %w", err)
@@ -105,9 +110,13 @@ func printDecoded(life context.Context, env Env, auth *server.AuthSetup, r confi
 	out("claims", claims.Raw) // encoding/json sorts the keys
 	fmt.Fprintf(env.Stdout, "fingerprint: %s\n", jwtcheck.Fingerprint(token))
 	checker, err := auth.ReadyChecker(life, r, d)
+	if err == nil && checker == nil {
+		fmt.Fprintf(env.Stdout, "check: %s (the authorization server publishes no jwks_uri)\n", server.LocalCheckOpaque)
+		return nil
+	}
 	if err == nil {
 		if _, err = checker.Check(token); err != nil {
-			err = server.ExplainTokenFailure(err, r.Names())
+			err = server.ExplainRouteTokenFailure(err, r)
 		}
 	}
 	if err != nil {

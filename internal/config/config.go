@@ -84,12 +84,30 @@ type Auth struct {
 	ClientSecretFile string   `yaml:"client_secret_file"`
 	ClientSecretEnv  string   `yaml:"client_secret_env"`
 	Scopes           []string `yaml:"scopes"`
-	// TokenAuthStyle is basic (client_secret_basic, default) or post
-	// (client_secret_post).
+	// TokenAuthStyle is basic (client_secret_basic), post
+	// (client_secret_post) or private_key_jwt. Empty: private_key_jwt with
+	// a client key file, else what the metadata lists (basic first).
 	TokenAuthStyle string `yaml:"token_auth_style"`
+	// ClientKeyFile, ClientKeyAlg and ClientKeyID are the private key that
+	// signs private_key_jwt client assertions, its JWS algorithm and kid.
+	ClientKeyFile string `yaml:"client_key_file"`
+	ClientKeyAlg  string `yaml:"client_key_alg"`
+	ClientKeyID   string `yaml:"client_key_id"`
+	// ClientAssertionAud is the assertions' aud: empty for the issuer,
+	// token_endpoint, or a URL.
+	ClientAssertionAud string `yaml:"client_assertion_aud"`
+	// Resource is the RFC 8707 resource parameter; unset takes the
+	// discovered protected resource's, "" sends none.
+	Resource *string `yaml:"resource"`
+	// Audience is the audience parameter (Auth0, Okta custom servers).
+	Audience string `yaml:"audience"`
+	// TokenParams are extra token request parameters.
+	TokenParams map[string]string `yaml:"token_params"`
 
 	// secretFromEnv marks a secret given as AGENTCORE_PROXY_CLIENT_SECRET.
 	secretFromEnv bool
+	// tokenParamFlags are --token-param values, key=value.
+	tokenParamFlags []string
 }
 
 // Kind returns the route's effective auth type.
@@ -106,7 +124,9 @@ func (a Auth) Kind() string {
 // hasSettings reports whether any client_credentials setting is given.
 func (a Auth) hasSettings() bool {
 	return a.ClientID != "" || a.DiscoveryURL != "" || a.TokenURL != "" || a.ClientSecretFile != "" ||
-		a.ClientSecretEnv != "" || len(a.Scopes) > 0 || a.TokenAuthStyle != "" || a.secretFromEnv
+		a.ClientSecretEnv != "" || len(a.Scopes) > 0 || a.TokenAuthStyle != "" || a.secretFromEnv ||
+		a.ClientKeyFile != "" || a.ClientKeyAlg != "" || a.ClientKeyID != "" || a.ClientAssertionAud != "" ||
+		a.Resource != nil || a.Audience != "" || len(a.TokenParams) > 0 || len(a.tokenParamFlags) > 0
 }
 
 // EnvClientSecret is the environment variable that may hold the client

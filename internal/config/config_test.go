@@ -35,8 +35,34 @@ func TestValidateFlags(t *testing.T) {
 			want: []string{`--upstream-url "http://10.0.0.5:8000/mcp"`}},
 		{name: "http non-loopback discovery", modify: func(f *RouteFlags) { f.DiscoveryURL = "http://idp.example.com/.well-known/openid-configuration" },
 			want: []string{`--discovery-url "http://idp.example.com/.well-known/openid-configuration": proxy: plain http`}},
-		{name: "discovery without well-known", modify: func(f *RouteFlags) { f.DiscoveryURL = "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_abc" },
-			want: []string{"must end in /.well-known/openid-configuration"}},
+		{name: "discovery URL is an issuer", modify: func(f *RouteFlags) { f.DiscoveryURL = "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_abc" }},
+		{name: "no discovery URL: zero-config", modify: func(f *RouteFlags) { f.DiscoveryURL = "" }},
+		{name: "private_key_jwt needs no secret", modify: func(f *RouteFlags) {
+			f.ClientSecretFile, f.TokenAuthStyle, f.ClientKeyFile = "", "private_key_jwt", "/dev/null"
+		}},
+		{name: "key file alone means private_key_jwt", modify: func(f *RouteFlags) { f.ClientSecretFile, f.ClientKeyFile = "", "/dev/null" }},
+		{name: "private_key_jwt without key", modify: func(f *RouteFlags) { f.ClientSecretFile, f.TokenAuthStyle = "", "private_key_jwt" },
+			want: []string{"--token-auth-style is private_key_jwt but --client-key-file is empty"}},
+		{name: "key with basic", modify: func(f *RouteFlags) { f.TokenAuthStyle, f.ClientKeyFile = "basic", "/dev/null" },
+			want: []string{"--client-key-file applies only to private_key_jwt"}},
+		{name: "key and secret file", modify: func(f *RouteFlags) { f.ClientKeyFile = "/dev/null" },
+			want: []string{"--client-key-file and --client-secret-file are both set"}},
+		{name: "key settings without key", modify: func(f *RouteFlags) {
+			f.ClientKeyAlg, f.ClientKeyID, f.ClientAssertionAud = "ES256", "k1", "token_endpoint"
+		},
+			want: []string{"--client-key-alg applies only with --client-key-file", "--client-key-id applies only", "--client-assertion-aud applies only"}},
+		{name: "bad assertion aud", modify: func(f *RouteFlags) {
+			f.ClientSecretFile, f.ClientKeyFile, f.ClientAssertionAud = "", "/dev/null", "issuer"
+		},
+			want: []string{`--client-assertion-aud "issuer": want token_endpoint`}},
+		{name: "resource, audience, params", modify: func(f *RouteFlags) {
+			r := "https://mcp.example.com/mcp"
+			f.Resource, f.Audience, f.TokenParams = &r, "https://api.example.com", []string{"prompt=none", "x=1"}
+		}},
+		{name: "empty resource sends none", modify: func(f *RouteFlags) { r := ""; f.Resource = &r }},
+		{name: "bad resource", modify: func(f *RouteFlags) { r := "mcp#x"; f.Resource = &r }, want: []string{`--resource "mcp#x": want an absolute URI`}},
+		{name: "bad token params", modify: func(f *RouteFlags) { f.TokenParams = []string{"novalue", "scope=a", "grant_type=x"} },
+			want: []string{`--token-param "novalue": want key=value`, `--token-param "scope": set by --scope`, `--token-param "grant_type": the proxy sets it`}},
 		{name: "region mismatch", modify: func(f *RouteFlags) { f.EndpointURL = "https://bedrock-agentcore.us-east-1.amazonaws.com" },
 			want: []string{"is in region us-east-1 but the runtime ARN is in us-west-2"}},
 		{name: "region mismatch from AWS env", modify: func(*RouteFlags) {},

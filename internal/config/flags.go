@@ -13,9 +13,19 @@ type RouteFlags struct {
 	ClientSecretFile string
 	Scopes           []string
 	TokenAuthStyle   string
-	AllowedClients   []string
-	AllowedAudience  []string
-	AllowedScopes    []string
+	// ClientKeyFile, ClientKeyAlg, ClientKeyID, ClientAssertionAud,
+	// Resource (nil: not given), Audience and TokenParams ("key=value")
+	// shape the token request (see Auth).
+	ClientKeyFile      string
+	ClientKeyAlg       string
+	ClientKeyID        string
+	ClientAssertionAud string
+	Resource           *string
+	Audience           string
+	TokenParams        []string
+	AllowedClients     []string
+	AllowedAudience    []string
+	AllowedScopes      []string
 	// SecretInEnv says AGENTCORE_PROXY_CLIENT_SECRET is set.
 	SecretInEnv bool
 }
@@ -25,7 +35,8 @@ func (f RouteFlags) Empty() bool {
 	return f.RuntimeARN == "" && f.Qualifier == "" && f.EndpointURL == "" && f.UpstreamURL == "" &&
 		f.DiscoveryURL == "" && f.TokenURL == "" && f.ClientID == "" && f.ClientSecretFile == "" &&
 		len(f.Scopes) == 0 && f.TokenAuthStyle == "" && len(f.AllowedClients) == 0 &&
-		len(f.AllowedAudience) == 0 && len(f.AllowedScopes) == 0
+		len(f.AllowedAudience) == 0 && len(f.AllowedScopes) == 0 && f.ClientKeyFile == "" && f.ClientKeyAlg == "" &&
+		f.ClientKeyID == "" && f.ClientAssertionAud == "" && f.Resource == nil && f.Audience == "" && len(f.TokenParams) == 0
 }
 
 // FromFlags returns the configuration the flags describe: one route named
@@ -52,6 +63,14 @@ func FromFlags(listen string, f RouteFlags) *Config {
 			Scopes:           f.Scopes,
 			TokenAuthStyle:   f.TokenAuthStyle,
 			secretFromEnv:    f.SecretInEnv && f.ClientSecretFile == "",
+
+			ClientKeyFile:      f.ClientKeyFile,
+			ClientKeyAlg:       f.ClientKeyAlg,
+			ClientKeyID:        f.ClientKeyID,
+			ClientAssertionAud: f.ClientAssertionAud,
+			Resource:           f.Resource,
+			Audience:           f.Audience,
+			tokenParamFlags:    f.TokenParams,
 		},
 		Authorizer: Authorizer{
 			AllowedClients:  f.AllowedClients,

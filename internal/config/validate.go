@@ -13,6 +13,7 @@ import (
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
+	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
 
 // Resolved is a validated route, ready to serve.
@@ -55,9 +56,23 @@ type ResolvedAuth struct {
 	Secret       string
 	Scopes       []string
 	PostAuth     bool
+	// AuthStyle is how the client authenticates; StyleGiven says the user
+	// chose it (else it follows the key and the metadata).
+	AuthStyle  tokencache.AuthStyle
+	StyleGiven bool
+	// ClientKey signs private_key_jwt assertions; ReadSecrets loads it.
+	ClientKey *tokencache.ClientKey
+	// AssertionAud is "" (the issuer), "token_endpoint" or a URL.
+	AssertionAud string
+	// Resource is nil when not given (the discovered resource applies),
+	// else the resource to send ("" sends none).
+	Resource *string
+	Audience string
+	Params   url.Values
 
-	secretFile, secretEnv string
-	secretFromEnv         bool
+	keyFile, keyAlg, keyID string
+	secretFile, secretEnv  string
+	secretFromEnv          bool
 	// names of the fields, for messages after validation
 	field func(yamlField, flag string) string
 }
@@ -197,7 +212,7 @@ func resolveAuth(res *Resolved, a Auth, f func(string, string) string, fromFlags
 	switch a.Kind() {
 	case AuthNone:
 		if res.ARN != nil {
-			bad("%s: an AgentCore runtime needs a bearer token: give %s, %s and %s", f("auth", "no auth"), f("auth.client_id", "--client-id"), f("auth.discovery_url", "--discovery-url"), f("auth.client_secret_file", "--client-secret-file"))
+			bad("%s: an AgentCore runtime needs a bearer token: give %s and %s (the authorization server is found from the runtime, or give %s)", f("auth", "no auth"), f("auth.client_id", "--client-id"), f("auth.client_secret_file", "--client-secret-file"), f("auth.discovery_url", "--discovery-url"))
 		}
 		if a.hasSettings() {
 			bad("%s is none but other auth settings are given: remove them, or set type to client_credentials", f("auth.type", ""))
@@ -212,7 +227,11 @@ func resolveAuth(res *Resolved, a Auth, f func(string, string) string, fromFlags
 	if a.ClientID == "" {
 		bad("%s is empty: give the app client id of the M2M client (Cognito console: App integration > App clients)", f("auth.client_id", "--client-id"))
 	}
-	if a.ClientSecretFile == "" && a.ClientSecretEnv == "" && !a.secretFromEnv {
+	keyed := a.TokenAuthStyle == "private_key_jwt" || (a.TokenAuthStyle == "" && a.ClientKeyFile != "")
+	if keyed {
+		ra.secretFromEnv = false // a secret in the environment is not needed
+	}
+	if !keyed && a.ClientSecretFile == "" && a.ClientSecretEnv == "" && !a.secretFromEnv {
 		if fromFlags {
 			bad("no client secret: give --client-secret-file FILE or set %s", EnvClientSecret)
 		} else {
@@ -222,14 +241,11 @@ func resolveAuth(res *Resolved, a Auth, f func(string, string) string, fromFlags
 	if a.ClientSecretFile != "" && a.ClientSecretEnv != "" {
 		bad("%s and %s are both set: give one", f("auth.client_secret_file", "--client-secret-file"), f("auth.client_secret_env", ""))
 	}
-	if a.DiscoveryURL == "" && a.TokenURL == "" {
-		bad("%s is empty: give the OIDC discovery URL, e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID/.well-known/openid-configuration (or %s)", f("auth.discovery_url", "--discovery-url"), f("auth.token_url", "--token-url"))
-	}
+	// No discovery URL and no token URL: discovery starts from the
+	// upstream's 401 (RFC 9728) when the route is built.
 	if a.DiscoveryURL != "" {
 		if _, err := proxy.CheckSecureURL(a.DiscoveryURL); err != nil {
 			bad("%s %q: %v", f("auth.discovery_url", "--discovery-url"), a.DiscoveryURL, err)
-		} else if !strings.HasSuffix(a.DiscoveryURL, "/.well-known/openid-configuration") {
-			bad("%s %q: must end in /.well-known/openid-configuration, as AgentCore's authorizer requires", f("auth.discovery_url", "--discovery-url"), a.DiscoveryURL)
 		}
 	}
 	if a.TokenURL != "" {
@@ -242,13 +258,7 @@ func resolveAuth(res *Resolved, a Auth, f func(string, string) string, fromFlags
 			bad("%s %q: a scope has no spaces or quotes; give each one separately, e.g. default-m2m-resource-server/read", f("auth.scopes", "--scope"), s)
 		}
 	}
-	switch a.TokenAuthStyle {
-	case "", "basic":
-	case "post":
-		ra.PostAuth = true
-	default:
-		bad("%s %q: want basic (client_secret_basic) or post (client_secret_post)", f("auth.token_auth_style", "--token-auth-style"), a.TokenAuthStyle)
-	}
+	errs = append(errs, resolveTokenRequest(ra, a, f, keyed)...)
 	ra.DiscoveryURL, ra.TokenURL = a.DiscoveryURL, a.TokenURL
 	res.Auth = ra
 	return errs
@@ -320,6 +330,9 @@ func ReadSecrets(routes []Resolved, getenv func(string) string) error {
 			secret = strings.TrimSpace(getenv(EnvClientSecret))
 		}
 		a.Secret = secret
+		if err := a.loadKey(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -344,6 +357,12 @@ var settingNames = map[agentcore.Setting][2]string{
 	agentcore.SettingClientSecret: {"auth.client_secret_file", "--client-secret-file"},
 	agentcore.SettingScope:        {"auth.scopes", "--scope"},
 	agentcore.SettingMaxBodyBytes: {"", "--max-body-bytes"},
+
+	agentcore.SettingTokenAuthStyle: {"auth.token_auth_style", "--token-auth-style"},
+	agentcore.SettingClientKey:      {"auth.client_key_file", "--client-key-file"},
+	agentcore.SettingAssertionAud:   {"auth.client_assertion_aud", "--client-assertion-aud"},
+	agentcore.SettingResource:       {"auth.resource", "--resource"},
+	agentcore.SettingAudience:       {"auth.audience", "--audience"},
 }
 
 // FlagNames names each setting by its serve flag, e.g. --client-id.

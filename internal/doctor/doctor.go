@@ -118,7 +118,8 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 			if d, err = auth.Discover(ctx, r); err != nil {
 				return "", err
 			}
-			return fmt.Sprintf("issuer %s, jwks_uri %s, token_endpoint %s", d.Issuer, d.JWKSURI, cmp.Or(d.TokenEndpoint, "(none)")), nil
+			detail := fmt.Sprintf("issuer %s, jwks_uri %s, token_endpoint %s", d.Issuer, cmp.Or(d.JWKSURI, "(none: "+server.LocalCheckOpaque+")"), cmp.Or(d.TokenEndpoint, "(none)"))
+			return detail + discoveryHops(auth.Found(r)), nil
 		})
 		c.run("token", func() (string, error) {
 			cache, err := auth.Cache(life, r, d)
@@ -127,7 +128,7 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 			}
 			tokens = server.NewTokenSource(cache, r.Names())
 			if token, err = cache.Token(ctx); err != nil {
-				return "", server.ExplainTokenFailure(err, r.Names())
+				return "", server.ExplainRouteTokenFailure(err, r)
 			}
 			detail := "fingerprint " + jwtcheck.Fingerprint(token)
 			if _, claims, err := jwtcheck.Decode(token); err == nil {
@@ -136,10 +137,16 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 			return detail, nil
 		})
 		c.run("authorizer rules", func() (string, error) {
+			if token != "" && !tokencache.IsJWT(token) {
+				return server.LocalCheckOpaque + " (the token is not a JWT)", nil
+			}
 			checker, err := auth.ReadyChecker(life, r, d)
+			if err == nil && checker == nil {
+				return server.LocalCheckOpaque + " (no jwks_uri)", nil
+			}
 			if err == nil {
 				if _, err = checker.Check(token); err != nil {
-					err = server.ExplainTokenFailure(err, r.Names())
+					err = server.ExplainRouteTokenFailure(err, r)
 				}
 			}
 			return "passes " + r.Rules.String(), err
@@ -153,6 +160,23 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 	}
 	c.run("MCP initialize and tools/list", func() (string, error) { return checkMCP(ctx, r, tokens, opts) })
 	return c.report(r)
+}
+
+// discoveryHops lists where discovery looked, one hop a line.
+func discoveryHops(f *server.Found) string {
+	// A discovery URL fetched as given is one hop the line above says.
+	if f == nil || f.Source == server.SourceTokenURL || (f.Source == server.SourceDiscoveryURL && len(f.Hops) <= 1) {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nfrom %s (%s)", f.From, f.Source)
+	if f.Resource != "" {
+		fmt.Fprintf(&b, ", resource %s", f.Resource)
+	}
+	for _, h := range f.HopLines() {
+		b.WriteString("\n  " + h)
+	}
+	return b.String()
 }
 
 func (c *checklist) report(r config.Resolved) RouteReport {

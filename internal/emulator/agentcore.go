@@ -31,6 +31,8 @@ type rejection struct {
 	challenge bool
 	// errorType names the AWS exception in x-amzn-ErrorType for {"message": ...} bodies.
 	errorType string
+	// wwwAuthenticate, if set, is sent as WWW-Authenticate (injected faults).
+	wwwAuthenticate string
 }
 
 func serviceError(reason string, status int, errorType, msg string) *rejection {
@@ -112,6 +114,9 @@ func (e *Emulator) serveAgentCore(w http.ResponseWriter, r *http.Request) {
 			"status", rej.status, "authorization", inv.Header.Get("Authorization"))
 		if rej.challenge {
 			w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+e.metadataURL(tgt)+`"`)
+		}
+		if rej.wwwAuthenticate != "" {
+			w.Header().Set("WWW-Authenticate", rej.wwwAuthenticate)
 		}
 		if rej.errorType != "" {
 			w.Header().Set("X-Amzn-Errortype", rej.errorType)

@@ -21,6 +21,9 @@ type Fault struct {
 	Status    int    // e.g. 429
 	ErrorType string // e.g. ThrottlingException
 	Message   string // e.g. Rate exceeded
+	// Challenge, if set, is sent as WWW-Authenticate, e.g. an MCP server's
+	// Bearer error="insufficient_scope", scope="...".
+	Challenge string
 }
 
 // faults holds the levers; guarded by Emulator.mu.
@@ -89,7 +92,9 @@ func (e *Emulator) afterAuthorizer(r *http.Request) *rejection {
 	if len(e.faults.inject) > 0 {
 		f := e.faults.inject[0]
 		e.faults.inject = e.faults.inject[1:]
-		return serviceError(ReasonInjectedFault, f.Status, f.ErrorType, f.Message)
+		rej := serviceError(ReasonInjectedFault, f.Status, f.ErrorType, f.Message)
+		rej.wwwAuthenticate = f.Challenge
+		return rej
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -42,12 +41,12 @@ type AuthOptions struct {
 // token URL, client, scopes and authorizer rules) → token checker. Every
 // request to the identity provider goes through one HTTP client.
 type AuthSetup struct {
-	opts       AuthOptions
-	client     *http.Client
-	discovered map[string]*tokencache.Discovery
-	shared     map[string]*RouteAuth
-	all        []*RouteAuth
-	caches     []*tokencache.Cache
+	opts   AuthOptions
+	client *http.Client
+	shared map[string]*RouteAuth
+	all    []*RouteAuth
+	caches []*tokencache.Cache
+	discoveryState
 }
 
 // NewAuthSetup returns an AuthSetup for opts.
@@ -57,10 +56,9 @@ func NewAuthSetup(opts AuthOptions) *AuthSetup {
 	}
 	t := proxy.NewTransport(proxy.TransportOptions{DialTimeout: opts.Transport.DialTimeout, TLSHandshakeTimeout: opts.Transport.TLSHandshakeTimeout})
 	return &AuthSetup{
-		opts:       opts,
-		client:     &http.Client{Timeout: cmp.Or(opts.FetchTimeout, 10*time.Second), Transport: t},
-		discovered: map[string]*tokencache.Discovery{},
-		shared:     map[string]*RouteAuth{},
+		opts:   opts,
+		client: &http.Client{Timeout: cmp.Or(opts.FetchTimeout, 10*time.Second), Transport: t},
+		shared: map[string]*RouteAuth{},
 	}
 }
 
@@ -71,25 +69,12 @@ func (a *AuthSetup) Client() *http.Client { return a.client }
 // connections.
 func (a *AuthSetup) CloseIdleConnections() { a.client.CloseIdleConnections() }
 
-// Discover fetches route r's discovery document, once per URL; a route with
-// only a token URL gets an empty one.
+// Discover finds route r's authorization server, once per starting point:
+// from its discovery URL, or from its upstream's 401 when it has neither a
+// discovery URL nor a token URL (see Found). A route with only a token URL
+// gets an empty document.
 func (a *AuthSetup) Discover(ctx context.Context, r config.Resolved) (*tokencache.Discovery, error) {
-	ra := r.Auth
-	if ra == nil || ra.DiscoveryURL == "" {
-		return &tokencache.Discovery{}, nil
-	}
-	if d := a.discovered[ra.DiscoveryURL]; d != nil {
-		return d, nil
-	}
-	dctx, cancel := context.WithTimeout(ctx, DiscoveryTimeout)
-	defer cancel()
-	d, err := tokencache.Discover(dctx, a.client, ra.DiscoveryURL)
-	if err != nil {
-		return nil, fmt.Errorf("%s %q: %w (check the URL: https://cognito-idp.REGION.amazonaws.com/POOL_ID/.well-known/openid-configuration)",
-			ra.Field("auth.discovery_url", "--discovery-url"), ra.DiscoveryURL, err)
-	}
-	a.discovered[ra.DiscoveryURL] = d
-	return d, nil
+	return a.discover(ctx, r)
 }
 
 // TokenConfig returns the token cache configuration of route r, whose
@@ -104,14 +89,11 @@ func (a *AuthSetup) TokenConfig(r config.Resolved, d *tokencache.Discovery) (tok
 	if _, err := proxy.CheckSecureURL(tokenURL); err != nil {
 		return tokencache.Config{}, fmt.Errorf("token endpoint %q from %s: %w", tokenURL, ra.Field("auth.discovery_url", "--discovery-url"), err)
 	}
-	style := tokencache.AuthStyleBasic
-	if ra.PostAuth {
-		style = tokencache.AuthStylePost
-	}
 	cfg := tokencache.Config{
-		TokenURL: tokenURL, ClientID: ra.ClientID, ClientSecret: ra.Secret, Scopes: ra.Scopes, AuthStyle: style,
+		TokenURL: tokenURL, ClientID: ra.ClientID, ClientSecret: ra.Secret, Scopes: ra.Scopes,
 		Logger: a.opts.Logger.With("route", r.Name), HTTPClient: a.client,
 	}
+	a.tokenRequest(&cfg, r, d)
 	if a.opts.OnFetch != nil {
 		cfg.OnFetch = a.opts.OnFetch(r.Name)
 	}
@@ -120,11 +102,11 @@ func (a *AuthSetup) TokenConfig(r config.Resolved, d *tokencache.Discovery) (tok
 
 // Checker starts a checker of route r's tokens against its authorizer
 // rules, with the issuer and key set of d. It returns nil, nil when d has no
-// issuer (a route with only a token URL). The checker's key set lives as
+// issuer (a route with only a token URL) or no key set (opaque tokens). The checker's key set lives as
 // long as life.
 func (a *AuthSetup) Checker(life context.Context, r config.Resolved, d *tokencache.Discovery) (*jwtcheck.Checker, error) {
-	if d.Issuer == "" {
-		return nil, nil
+	if d.Issuer == "" || d.JWKSURI == "" {
+		return nil, nil // no key set: opaque tokens, not checked locally
 	}
 	cfg := jwtcheck.Config{Issuer: d.Issuer, JWKSURI: d.JWKSURI, Rules: r.Rules, Logger: a.opts.Logger.With("route", r.Name), HTTPClient: a.client}
 	if a.opts.OnJWKSRefresh != nil {
@@ -148,6 +130,16 @@ type RouteAuth struct {
 	// claims summarises the claims of the last token that passed the
 	// checks, for the status page.
 	claims atomic.Pointer[string]
+	// opaque is set once a token that is not a JWT went unchecked.
+	opaque atomic.Bool
+	// Resource is the resource parameter the token requests carry.
+	Resource string
+	// stepper gets tokens with more scopes on 403 insufficient_scope.
+	stepper *scopeStepper
+	// rediscover re-probes a zero-config upstream after a refused token.
+	rediscover *rediscovery
+	// key signs private_key_jwt assertions; nil with a secret.
+	key *tokencache.ClientKey
 }
 
 // Route returns route r's token machinery, shared with earlier routes that
@@ -163,18 +155,22 @@ func (a *AuthSetup) Route(ctx, life context.Context, r config.Resolved) (*RouteA
 	if err != nil {
 		return nil, err
 	}
-	scopes := slices.Clone(r.Auth.Scopes)
-	slices.Sort(scopes)
-	key := fmt.Sprintf("%s\x00%s\x00%v\x00%q\x00%+v", cfg.TokenURL, r.Auth.ClientID, r.Auth.PostAuth, scopes, r.Rules)
+	key := shareKey(cfg, r)
 	if ra, ok := a.shared[key]; ok {
 		return ra, nil
 	}
-	ra := &RouteAuth{Discovery: d}
+	ra := &RouteAuth{Discovery: d, Resource: cfg.Resource, key: cfg.ClientKey}
 	if ra.Checker, err = a.Checker(life, r, d); err != nil {
 		return nil, err
 	}
 	if ra.Checker != nil {
 		cfg.Check = func(token string) error {
+			if !tokencache.IsJWT(token) {
+				if !ra.opaque.Swap(true) {
+					a.opts.Logger.Info("the access token is opaque (not a JWT): "+LocalCheckOpaque, "route", r.Name)
+				}
+				return nil
+			}
 			claims, err := ra.Checker.Check(token)
 			if err == nil {
 				summary := claims.Summary()
@@ -182,11 +178,18 @@ func (a *AuthSetup) Route(ctx, life context.Context, r config.Resolved) (*RouteA
 			}
 			return err
 		}
+	} else if d.Issuer != "" {
+		ra.opaque.Store(true)
+		a.opts.Logger.Info("the authorization server publishes no jwks_uri: "+LocalCheckOpaque, "route", r.Name, "issuer", d.Issuer)
 	} else {
 		a.opts.Logger.Warn("tokens are not checked before sending: give "+agentcore.Render("{discovery_url}", r.Names())+" for the issuer and key set", "route", r.Name)
 	}
-	if ra.Cache, err = a.newCache(life, r, cfg); err != nil {
+	if ra.Cache, err = a.newCache(life, r.Name, cfg); err != nil {
 		return nil, err
+	}
+	ra.stepper = newScopeStepper(a, life, cfg, r.Name)
+	if f := a.Found(r); f != nil && f.Source == SourceUpstream {
+		ra.rediscover = &rediscovery{setup: a, life: life, r: r}
 	}
 	a.shared[key] = ra
 	a.all = append(a.all, ra)
@@ -201,13 +204,13 @@ func (a *AuthSetup) Cache(life context.Context, r config.Resolved, d *tokencache
 	if err != nil {
 		return nil, err
 	}
-	return a.newCache(life, r, cfg)
+	return a.newCache(life, r.Name, cfg)
 }
 
-func (a *AuthSetup) newCache(life context.Context, r config.Resolved, cfg tokencache.Config) (*tokencache.Cache, error) {
+func (a *AuthSetup) newCache(life context.Context, route string, cfg tokencache.Config) (*tokencache.Cache, error) {
 	c, err := tokencache.New(life, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("route %s: %w", r.Name, err)
+		return nil, fmt.Errorf("route %s: %w", route, err)
 	}
 	a.caches = append(a.caches, c)
 	return c, nil
@@ -217,11 +220,15 @@ func (a *AuthSetup) newCache(life context.Context, r config.Resolved, cfg tokenc
 const KeySetWait = 15 * time.Second
 
 // ReadyChecker starts a checker for route r, as Checker does, and waits up
-// to KeySetWait for its key set. A route without an issuer is an error.
+// to KeySetWait for its key set. A route without an issuer is an error; an
+// issuer without a key set gives nil, nil (LocalCheckOpaque).
 func (a *AuthSetup) ReadyChecker(life context.Context, r config.Resolved, d *tokencache.Discovery) (*jwtcheck.Checker, error) {
 	c, err := a.Checker(life, r, d)
 	if err != nil {
 		return nil, err
+	}
+	if c == nil && d.Issuer != "" {
+		return nil, nil
 	}
 	if c == nil {
 		return nil, fmt.Errorf("no discovery document: give %s to check tokens", agentcore.Render("{discovery_url}", r.Names()))
@@ -238,8 +245,10 @@ func (a *AuthSetup) Warm() {
 	}
 }
 
-// Wait waits for every token cache to stop, once life is done.
+// Wait waits for every token cache and re-discovery to stop, once life is
+// done.
 func (a *AuthSetup) Wait() {
+	a.probes.Wait()
 	for _, c := range a.caches {
 		<-c.Done()
 	}
@@ -257,7 +266,7 @@ func (ra *RouteAuth) Claims() string {
 // Tokens returns the token source the proxy uses: the cache, whose failures
 // carry their reason code and a fix naming the settings by names.
 func (ra *RouteAuth) Tokens(names agentcore.Namer) proxy.TokenSource {
-	return NewTokenSource(ra.Cache, names)
+	return tokenSource{cache: ra.Cache, names: names, step: ra.stepper, rediscover: ra.rediscover, key: ra.key}
 }
 
 // NewTokenSource returns cache as a proxy.TokenSource whose failures carry
@@ -269,17 +278,34 @@ func NewTokenSource(cache *tokencache.Cache, names agentcore.Namer) proxy.TokenS
 type tokenSource struct {
 	cache *tokencache.Cache
 	names agentcore.Namer
+	step  *scopeStepper // nil: no step-up
+	// rediscover, if set, re-probes the upstream after a refused token.
+	rediscover *rediscovery
+	// key is the private_key_jwt client key, nil with a secret.
+	key *tokencache.ClientKey
 }
 
 func (t tokenSource) Token(ctx context.Context) (string, error) {
-	tok, err := t.cache.Token(ctx)
+	tok, err := t.step.cache(t.cache).Token(ctx)
 	if err != nil {
-		return "", ExplainTokenFailure(err, t.names)
+		return "", t.explain(err)
 	}
 	return tok, nil
 }
 
-func (t tokenSource) Invalidate(token string) { t.cache.Invalidate(token) }
+func (t tokenSource) Invalidate(token string) {
+	t.step.cache(t.cache).Invalidate(token)
+	t.rediscover.refused()
+}
+
+// StepUp gets a token with more scopes (proxy.ScopeStepper).
+func (t tokenSource) StepUp(ctx context.Context, scopes []string) (string, error) {
+	tok, err := t.step.stepUp(ctx, scopes)
+	if err != nil && !errors.Is(err, errStepUpRefused) {
+		return "", t.explain(err)
+	}
+	return tok, err
+}
 
 // TokenFailure is a failure to obtain a token the proxy would send, with
 // its reason code and a fix in the user's words.
@@ -354,6 +380,29 @@ func ExplainTokenFailure(err error, names agentcore.Namer) *TokenFailure {
 	var re *jwtcheck.RuleError
 	if errors.As(err, &re) {
 		f.problem = strings.Replace(err.Error(), re.Error(), "jwtcheck: "+re.Problem, 1)
+	}
+	return f
+}
+
+// explain labels a token failure; see ExplainRouteTokenFailure.
+func (t tokenSource) explain(err error) error { return explainKeyed(err, t.names, t.key) }
+
+// ExplainRouteTokenFailure is ExplainTokenFailure for route r: an
+// invalid_client under private_key_jwt gets a fix about the key rather than
+// the secret.
+func ExplainRouteTokenFailure(err error, r config.Resolved) *TokenFailure {
+	var key *tokencache.ClientKey
+	if r.Auth != nil {
+		key = r.Auth.ClientKey
+	}
+	return explainKeyed(err, r.Names(), key)
+}
+
+func explainKeyed(err error, names agentcore.Namer, key *tokencache.ClientKey) *TokenFailure {
+	f := ExplainTokenFailure(err, names)
+	if key != nil && f.Code == agentcore.ReasonTokenInvalidClient {
+		f.Fix = fmt.Sprintf("the token endpoint rejected the client assertion: register the public key of %s for client %s at the identity provider, and check %s and %s (the issuer by default, or token_endpoint)",
+			key, agentcore.Render("{client_id}", names), agentcore.Render("{client_key_file}", names), agentcore.Render("{client_assertion_aud}", names))
 	}
 	return f
 }

@@ -126,6 +126,7 @@ func (s *Server) snapshot() statuspage.Status {
 				tok.LastError = ts.LastError.Error()
 			}
 			sr.Token = tok
+			sr.Discovery = r.auth.Status(s.auth.Found(r.Resolved), r.auth.Resource)
 			st.Ready = st.Ready && ts.Valid
 		}
 		st.Routes = append(st.Routes, sr)

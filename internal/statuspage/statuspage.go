@@ -33,13 +33,35 @@ type Status struct {
 // Route is one configured route: where it listens, where it forwards, and
 // how its token and traffic fare.
 type Route struct {
-	Name     string `json:"name"`
-	Path     string `json:"path"`   // e.g. /mcp
-	Target   string `json:"target"` // runtime ARN with qualifier, or upstream URL
-	Auth     bool   `json:"auth"`
-	Token    *Token `json:"token,omitempty"` // nil for a route without auth
-	Requests int64  `json:"requests"`
-	Errors   int64  `json:"errors"` // answers >= 400 and proxy failures
+	Name   string `json:"name"`
+	Path   string `json:"path"`   // e.g. /mcp
+	Target string `json:"target"` // runtime ARN with qualifier, or upstream URL
+	Auth   bool   `json:"auth"`
+	Token  *Token `json:"token,omitempty"` // nil for a route without auth
+	// Discovery says where the authorization server was found, for
+	// routes with auth.
+	Discovery *Discovery `json:"discovery,omitempty"`
+	Requests  int64      `json:"requests"`
+	Errors    int64      `json:"errors"` // answers >= 400 and proxy failures
+}
+
+// Discovery is what a route learned of its authorization server and from
+// where: each request made, in order.
+type Discovery struct {
+	// Source is "upstream" (zero-config, from the upstream's 401),
+	// "discovery_url" or "token_url" (nothing discovered).
+	Source        string `json:"source"`
+	Issuer        string `json:"issuer,omitempty"`
+	TokenEndpoint string `json:"token_endpoint,omitempty"`
+	JWKSURI       string `json:"jwks_uri,omitempty"`
+	// Resource is the protected resource's identifier (zero-config), and
+	// SentResource what the token requests carry ("" none).
+	Resource     string `json:"resource,omitempty"`
+	SentResource string `json:"sent_resource,omitempty"`
+	// LocalCheck is "jwt: checked against the key set" or
+	// "opaque: not checked locally".
+	LocalCheck string   `json:"local_check"`
+	Hops       []string `json:"hops,omitempty"` // "URL: HTTP 200: ok"
 }
 
 // Token is the state of a route's cached access token. It never holds the

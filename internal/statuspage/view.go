@@ -42,6 +42,7 @@ type routeView struct {
 	Claims             string
 	LastError          string
 	LastErrorAt        string
+	Discovery          *Discovery
 	Requests, Errors   int64
 }
 
@@ -95,7 +96,7 @@ func newView(s Status) view {
 func newRouteView(r Route, now time.Time) routeView {
 	rv := routeView{
 		Name: r.Name, Path: r.Path, Target: r.Target, Auth: r.Auth,
-		Requests: r.Requests, Errors: r.Errors,
+		Requests: r.Requests, Errors: r.Errors, Discovery: r.Discovery,
 	}
 	rv.TokenState, rv.TokenClass = tokenState(r, now)
 	if t := r.Token; t != nil {

@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// libraries are the packages another program may import: they talk in
+// their own terms, never in this command's flags.
+var libraries = []string{"agentcore", "proxy", "tokencache", "jwtcheck"}
+
+// flagRe finds a CLI flag such as --client-id in a string literal.
+var flagRe = regexp.MustCompile(`(^|[\s(/"'])--[a-z][a-z0-9]*(-[a-z0-9]+)*`)
+
+// TestLibrariesNameNoFlags fails when a message in a library package names
+// a flag of agentcore-proxy: a YAML user would be told to fix a flag they
+// never used. internal/config names settings as the user wrote them.
+func TestLibrariesNameNoFlags(t *testing.T) {
+	for _, pkg := range libraries {
+		files, _ := filepath.Glob(filepath.Join("..", "..", pkg, "*.go"))
+		for _, file := range files {
+			if strings.HasSuffix(file, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.SkipObjectResolution)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, lit := range stringLiterals(f) {
+				if flagRe.MatchString(lit) {
+					t.Errorf("%s: the string %q names a flag; return a structured error or a {setting} placeholder instead", file, lit)
+				}
+			}
+		}
+	}
+}
+
+// TestImportBoundaries keeps the map of README's Layout: agentcore is a
+// leaf, proxy knows neither tokencache nor jwtcheck, and no library imports
+// the command's packages.
+func TestImportBoundaries(t *testing.T) {
+	const module = "github.com/agentcore-proxy/agentcore-proxy/"
+	forbidden := map[string][]string{
+		"agentcore":  {module},
+		"proxy":      {module + "tokencache", module + "jwtcheck", module + "internal/cli", module + "internal/server", module + "internal/config"},
+		"tokencache": {module + "proxy", module + "internal/cli", module + "internal/server", module + "internal/config"},
+		"jwtcheck":   {module + "proxy", module + "internal/cli", module + "internal/server", module + "internal/config"},
+	}
+	for pkg, bad := range forbidden {
+		files, _ := filepath.Glob(filepath.Join("..", "..", pkg, "*.go"))
+		for _, file := range files {
+			if strings.HasSuffix(file, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, imp := range f.Imports {
+				path, _ := strconv.Unquote(imp.Path.Value)
+				for _, b := range bad {
+					if strings.HasPrefix(path, b) {
+						t.Errorf("%s imports %s, which package %s must not", file, path, pkg)
+					}
+				}
+			}
+		}
+	}
+}
+
+// stringLiterals returns the values of f's string literals.
+func stringLiterals(f *ast.File) []string {
+	var out []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+			if s, err := strconv.Unquote(lit.Value); err == nil {
+				out = append(out, s)
+			}
+		}
+		return true
+	})
+	return out
+}

@@ -1,0 +1,95 @@
+package proxy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+)
+
+// ScopeStepper is a TokenSource that can get a token with more scopes when
+// the upstream answers 403 with a Bearer challenge
+// error="insufficient_scope", scope="..." (MCP 2025-11-25 step-up).
+type ScopeStepper interface {
+	// StepUp returns a token whose scopes include scopes, for use from now
+	// on, or an error if the route may not request them.
+	StepUp(ctx context.Context, scopes []string) (string, error)
+}
+
+// stepUp answers a 403: with an insufficient_scope challenge naming scopes,
+// a TokenSource that can step up and a body that can be sent again, it
+// sends the request once more with a token carrying those scopes. Any other
+// 403, or a refused step-up, goes to the client as it came (and is
+// diagnosed).
+func (t *bearerTransport) stepUp(req *http.Request, resp *http.Response) (*http.Response, error) {
+	stepper, ok := t.tokens.(ScopeStepper)
+	if !ok {
+		return resp, nil
+	}
+	ch, ok := parseBearerChallenge(resp.Header.Values("WWW-Authenticate"))
+	if !ok || ch.Error != "insufficient_scope" || len(ch.Scope) == 0 {
+		return resp, nil
+	}
+	body, replayable := replayBody(req)
+	if !replayable {
+		return resp, nil
+	}
+	token, err := stepper.StepUp(req.Context(), ch.Scope)
+	if err != nil {
+		if body != nil {
+			body.Close()
+		}
+		return resp, nil
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, diagnoseBytes))
+	resp.Body.Close()
+	return t.base.RoundTrip(withBearer(req, token, body))
+}
+
+// explainStepUp explains a 403 insufficient_scope challenge that names the
+// scopes the MCP server wants: the proxy did not, or could not, step up.
+func explainStepUp(a answer, client, q string) (Diagnosis, bool) {
+	ch, ok := parseBearerChallenge([]string{a.challenge})
+	if !ok || ch.Error != "insufficient_scope" || len(ch.Scope) == 0 {
+		return Diagnosis{}, false
+	}
+	scopes := strings.Join(ch.Scope, " ")
+	return Diagnosis{agentcore.ReasonInsufficientScope,
+		fmt.Sprintf("The MCP server needs scope %q, which the token lacks, and the proxy may not request it (%s)", scopes, q),
+		fmt.Sprintf("Add %q to {scope} (or give no {scope} list) so the proxy can request it, and grant it to client %s at the identity provider (Cognito: the resource server's custom scope on the app client; Entra ID: the API permission; Okta and Auth0: the scope on the authorization server or API)", scopes, client)}, true
+}
+
+// bearerChallenge is what the proxy reads of a Bearer challenge: its error
+// code and the scopes it asks for.
+type bearerChallenge struct {
+	Error string
+	Scope []string
+}
+
+// parseBearerChallenge reads the first Bearer challenge of WWW-Authenticate
+// values with the MCP SDK's RFC 9110 parser.
+func parseBearerChallenge(values []string) (bearerChallenge, bool) {
+	challenges, err := oauthex.ParseWWWAuthenticate(values)
+	if err != nil {
+		return bearerChallenge{}, false
+	}
+	for _, c := range challenges {
+		if c.Scheme == "bearer" {
+			return bearerChallenge{Error: c.Params["error"], Scope: strings.Fields(c.Params["scope"])}, true
+		}
+	}
+	return bearerChallenge{}, false
+}
+
+// fingerprint identifies a secret value in logs: the first 8 hex digits of
+// its SHA-256.
+func fingerprint(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:4])
+}
