@@ -40,6 +40,11 @@ type Route struct {
 	Token    *Token `json:"token,omitempty"` // nil for a route without auth
 	Requests int64  `json:"requests"`
 	Errors   int64  `json:"errors"` // answers >= 400 and proxy failures
+	// SessionRecovery says lost upstream sessions are re-initialized;
+	// Recoveries counts those by result (recovered, failed, lost_again,
+	// not_replayable).
+	SessionRecovery bool             `json:"session_recovery"`
+	Recoveries      map[string]int64 `json:"session_recoveries,omitempty"`
 }
 
 // Token is the state of a route's cached access token. It never holds the
