@@ -1,3 +1,5 @@
+//go:build unix
+
 package e2e
 
 import (
@@ -561,4 +563,26 @@ func TestSessionRecoveryOff(t *testing.T) {
 		t.Errorf("CallTool after the loss with recovery off: err = %v, want the explained 404", err)
 	}
 	cs.Close()
+}
+
+// TestStdioTypeScriptSDK launches the binary with the TypeScript SDK's
+// StdioClientTransport: tools, progress, 20 concurrent calls.
+func TestStdioTypeScriptSDK(t *testing.T) {
+	needs(t, "Node and the npm MCP clients")
+	emu := startEmulator(t, emulator.Config{})
+	// The driver hands the secret to the proxy through the environment.
+	t.Setenv("AGENTCORE_PROXY_CLIENT_SECRET", testClientSecret)
+	r := runNPMClient(t, "ts-sdk-stdio-client.mjs", binary(t), "stdio",
+		"--runtime-arn", emu.RuntimeARN(), "--endpoint-url", emu.EndpointURL(),
+		"--discovery-url", emu.DiscoveryURL(), "--client-id", testClientID)
+	checkSeedTools(t, "TS SDK over stdio", r)
+	if r.Progress != 3 || r.Stream != "streamed 3 steps" {
+		t.Errorf("TS SDK over stdio stream_progress(steps=3) = %q with %d progress notifications, want %q with 3", r.Stream, r.Progress, "streamed 3 steps")
+	}
+	if r.Concurrent != 20 {
+		t.Errorf("TS SDK over stdio: %d of 20 concurrent calls answered right", r.Concurrent)
+	}
+	if got := emu.Stats().TokenRequests; got != 1 {
+		t.Errorf("token requests = %d, want 1", got)
+	}
 }
