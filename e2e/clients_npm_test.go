@@ -31,6 +31,9 @@ type npmClientReport struct {
 	Stream   string   `json:"stream"`
 	// Concurrent counts the right answers of 20 concurrent calls.
 	Concurrent int `json:"concurrent"`
+	// Elicit is confirm_action's answer, after Elicited elicitations.
+	Elicit   string `json:"elicit"`
+	Elicited int    `json:"elicited"`
 }
 
 // runNPMClient runs `node e2e/npm/SCRIPT ARGS...` (usually the proxy's URL)

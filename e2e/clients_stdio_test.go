@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -566,15 +567,20 @@ func TestSessionRecoveryOff(t *testing.T) {
 }
 
 // TestStdioTypeScriptSDK launches the binary with the TypeScript SDK's
-// StdioClientTransport: tools, progress, 20 concurrent calls.
+// StdioClientTransport: tools, progress, 20 concurrent calls; then, against
+// a stateful server, an elicitation answered by the client.
 func TestStdioTypeScriptSDK(t *testing.T) {
 	needs(t, "Node and the npm MCP clients")
-	emu := startEmulator(t, emulator.Config{})
 	// The driver hands the secret to the proxy through the environment.
 	t.Setenv("AGENTCORE_PROXY_CLIENT_SECRET", testClientSecret)
-	r := runNPMClient(t, "ts-sdk-stdio-client.mjs", binary(t), "stdio",
-		"--runtime-arn", emu.RuntimeARN(), "--endpoint-url", emu.EndpointURL(),
-		"--discovery-url", emu.DiscoveryURL(), "--client-id", testClientID)
+	drive := func(emu *emulator.Emulator) npmClientReport {
+		return runNPMClient(t, "ts-sdk-stdio-client.mjs", binary(t), "stdio",
+			"--runtime-arn", emu.RuntimeARN(), "--endpoint-url", emu.EndpointURL(),
+			"--discovery-url", emu.DiscoveryURL(), "--client-id", testClientID)
+	}
+
+	emu := startEmulator(t, emulator.Config{})
+	r := drive(emu)
 	checkSeedTools(t, "TS SDK over stdio", r)
 	if r.Progress != 3 || r.Stream != "streamed 3 steps" {
 		t.Errorf("TS SDK over stdio stream_progress(steps=3) = %q with %d progress notifications, want %q with 3", r.Stream, r.Progress, "streamed 3 steps")
@@ -584,5 +590,58 @@ func TestStdioTypeScriptSDK(t *testing.T) {
 	}
 	if got := emu.Stats().TokenRequests; got != 1 {
 		t.Errorf("token requests = %d, want 1", got)
+	}
+
+	// A stateful server may send a progress notification on the session's
+	// GET stream, after the answer: only the elicitation is checked here.
+	r = drive(startEmulator(t, emulator.Config{Stateful: true}))
+	if r.Elicit != "deploy: accept confirm=true" || r.Elicited != 1 {
+		t.Errorf("TS SDK over stdio confirm_action = %q after %d elicitations, want %q after 1", r.Elicit, r.Elicited, "deploy: accept confirm=true")
+	}
+}
+
+// elicitingClient answers every elicitation with confirm=true and counts
+// them.
+func elicitingClient(n *atomic.Int32) *mcp.ClientOptions {
+	return &mcp.ClientOptions{
+		ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+			n.Add(1)
+			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"confirm": true}}, nil
+		},
+	}
+}
+
+// TestElicitationBothFronts: a stateful MCP server behind AgentCore asks
+// the client to confirm during a tool call (elicitation/create on the
+// call's stream); the client's answer is POSTed back through the proxy,
+// through serve and through stdio, and the call completes with it.
+func TestElicitationBothFronts(t *testing.T) {
+	fronts := []struct {
+		name    string
+		connect func(t *testing.T, emu *emulator.Emulator, opts *mcp.ClientOptions) *mcp.ClientSession
+	}{
+		{name: "serve", connect: func(t *testing.T, emu *emulator.Emulator, opts *mcp.ClientOptions) *mcp.ClientSession {
+			p := startProxy(t, map[string]string{"AGENTCORE_PROXY_CLIENT_SECRET": testClientSecret}, proxyFlags(emu)...)
+			return connectHTTP(t, p.MCPURL(), "2025-11-25", opts)
+		}},
+		{name: "stdio", connect: func(t *testing.T, emu *emulator.Emulator, opts *mcp.ClientOptions) *mcp.ClientSession {
+			cmd, _ := stdioCommand(t, emu)
+			return connectStdio(t, cmd, "2025-11-25", opts)
+		}},
+	}
+	for _, f := range fronts {
+		t.Run(f.name, func(t *testing.T) {
+			emu := startEmulator(t, emulator.Config{Stateful: true})
+			var asked atomic.Int32
+			cs := f.connect(t, emu, elicitingClient(&asked))
+			res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "confirm_action", Arguments: map[string]any{"action": "deploy"}})
+			if err != nil || toolText(res) != "deploy: accept confirm=true" {
+				t.Errorf("CallTool(confirm_action) = %v, %v, want the client's answer", res, err)
+			}
+			if n := asked.Load(); n != 1 {
+				t.Errorf("the client was asked %d times, want 1", n)
+			}
+			cs.Close()
+		})
 	}
 }

@@ -44,6 +44,11 @@ type Config struct {
 	// TrustedIssuer, if set, points the runtime's authorizer (and its protected resource metadata)
 	// at another provider instead of the emulated pool, as a runtime's discoveryUrl can.
 	TrustedIssuer *TrustedIssuer
+	// Stateful runs the MCP server in stateful streamable HTTP (the mode AgentCore supports since
+	// March 2026 for elicitation, sampling and server notifications): the server mints the
+	// Mcp-Session-Id on initialize and AgentCore passes it on, and the server also offers
+	// confirm_action, a tool that asks the client to confirm by elicitation.
+	Stateful bool
 }
 
 // Client is a Cognito app client allowed the client_credentials grant.
@@ -113,12 +118,16 @@ const (
 
 // Emulator is a running pair of emulated hosts. Its methods are safe for concurrent use.
 type Emulator struct {
-	cfg    Config
-	log    *slog.Logger
-	keys   *keySet
-	mcp    http.Handler
-	cogURL string // http://127.0.0.1:PORT of the Cognito host
-	acURL  string // http://127.0.0.1:PORT of the AgentCore host
+	cfg  Config
+	log  *slog.Logger
+	keys *keySet
+	mcp  http.Handler
+	// stateful: the MCP server mints session ids (Config.Stateful).
+	stateful bool
+	// closeMCP ends the MCP sessions a stateful server keeps.
+	closeMCP func()
+	cogURL   string // http://127.0.0.1:PORT of the Cognito host
+	acURL    string // http://127.0.0.1:PORT of the AgentCore host
 
 	cogSrv, acSrv *http.Server
 	cancelReqs    context.CancelFunc // cancels every request context when shutdown starts
@@ -147,12 +156,13 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		keys:     keys,
-		mcp:      newMCPHandler(cfg.Logger),
+		stateful: cfg.Stateful,
 		done:     make(chan struct{}),
 		authz:    cloneAuthorizer(cfg.Authorizer),
 		lifetime: cfg.TokenLifetime,
 		stats:    Stats{Rejections: map[string]int{}},
 	}
+	e.mcp, e.closeMCP = newMCPHandler(cfg.Logger, cfg.Stateful)
 	var lc net.ListenConfig
 	cogLn, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
@@ -219,6 +229,7 @@ func (e *Emulator) shutdown() {
 			errs = append(errs, fmt.Errorf("emulator: shut down the %s host: %w", name, err), srv.Close())
 		}
 	}
+	e.closeMCP()
 	e.closeErr = errors.Join(errs...)
 }
 
