@@ -645,3 +645,44 @@ func TestElicitationBothFronts(t *testing.T) {
 		})
 	}
 }
+
+// TestStdioConfigRoute: --config FILE --route NAME serves that route of a
+// YAML file with several, its secret from the variable the file names.
+func TestStdioConfigRoute(t *testing.T) {
+	emu := startEmulator(t, emulator.Config{})
+	yaml := fmt.Sprintf(`routes:
+  - name: other
+    path: /other/mcp
+    target:
+      upstream_url: http://127.0.0.1:1/mcp
+  - name: calculator
+    path: /calculator/mcp
+    target:
+      runtime_arn: %s
+      endpoint_url: %s
+    auth:
+      discovery_url: %s
+      client_id: %s
+      client_secret_env: CALCULATOR_SECRET
+`, emu.RuntimeARN(), emu.EndpointURL(), emu.DiscoveryURL(), testClientID)
+	file := t.TempDir() + "/routes.yaml"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary(t), "stdio", "--config", file, "--route", "calculator")
+	cmd.Env = append(os.Environ(), "CALCULATOR_SECRET="+testClientSecret)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	cs := connectStdio(t, cmd, "2025-11-25", nil)
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "add_numbers", Arguments: map[string]any{"a": 20, "b": 22}})
+	if err != nil || toolText(res) != "42" {
+		t.Errorf("add_numbers(20, 22) through --route calculator = %v, %v\nstderr:\n%s", res, err, stderr)
+	}
+	if err := cs.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "route=calculator") {
+		t.Errorf("stderr does not name the route:\n%s", stderr)
+	}
+	secretScan(t, stderr.String())
+}
