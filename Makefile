@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/agentcore-proxy/agentcore-proxy/internal/cli.Version=$(VERSION)
 FUZZTIME ?= 5s
 
-.PHONY: test deps vet cross lint tools unit fuzz build demo monitoring image smoke bench bench-smoke
+.PHONY: test deps vet cross lint tools unit fuzz build demo monitoring image smoke bench bench-smoke bench-stdio
 
 # Everything CI runs; on a fresh machine it installs what it needs first.
 test: deps
@@ -96,3 +96,8 @@ bench:
 # whole run; it asserts no figure.
 bench-smoke:
 	go run ./internal/bench -smoke $(BENCHFLAGS)
+
+# agentcore-proxy stdio against mcp-remote (needs Node and npm ci --prefix
+# e2e/npm): per-call latency and peak RSS over 100 sequential tools/call.
+bench-stdio:
+	go run ./internal/bench -stdio 100 $(BENCHFLAGS)

@@ -29,12 +29,18 @@ type npmClientReport struct {
 	Greet    string   `json:"greet"`
 	Progress int      `json:"progress"`
 	Stream   string   `json:"stream"`
+	// Concurrent counts the right answers of 20 concurrent calls.
+	Concurrent int `json:"concurrent"`
+	// Elicit is confirm_action's answer, after Elicited elicitations.
+	Elicit   string `json:"elicit"`
+	Elicited int    `json:"elicited"`
 }
 
-// runNPMClient runs `node e2e/npm/SCRIPT url` and returns the report it prints.
+// runNPMClient runs `node e2e/npm/SCRIPT ARGS...` (usually the proxy's URL)
+// and returns the report it prints.
 // The script and everything it spawns share a process group, which is killed
 // if the script outlives its deadline, so a hung client cannot hang the test.
-func runNPMClient(t *testing.T, script, url string) npmClientReport {
+func runNPMClient(t *testing.T, script string, args ...string) npmClientReport {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -46,7 +52,7 @@ func runNPMClient(t *testing.T, script, url string) npmClientReport {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(npmE2EDir, script), url)
+	cmd := exec.CommandContext(ctx, node, append([]string{filepath.Join(npmE2EDir, script)}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// Pipes held open by a stray grandchild must not keep Wait blocked.
@@ -62,7 +68,7 @@ func runNPMClient(t *testing.T, script, url string) npmClientReport {
 	}
 	t.Logf("node %s ran for %v", script, time.Since(start).Round(time.Millisecond))
 	if err != nil {
-		t.Fatalf("node %s %s: %v (context: %v)\nstdout:\n%s\nstderr:\n%s", script, url, err, ctx.Err(), &stdout, &stderr)
+		t.Fatalf("node %s %q: %v (context: %v)\nstdout:\n%s\nstderr:\n%s", script, args, err, ctx.Err(), &stdout, &stderr)
 	}
 	var report npmClientReport
 	if err := json.Unmarshal(stdout.Bytes(), &report); err != nil {

@@ -159,7 +159,7 @@ func TestSecretsManagerSource(t *testing.T) {
 	cfg := loadConfig(t, ConfigOptions{FallbackRegion: "us-west-2"})
 	tests := []struct {
 		name, id, key, want string
-		wantErr            any
+		wantErr             any
 	}{
 		{name: "plain", id: "plain", want: "plain-secret"},
 		{name: "JSON default key", id: "json", want: "json-secret"},

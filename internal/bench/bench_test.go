@@ -100,3 +100,12 @@ func TestWrkScripts(t *testing.T) {
 		}
 	}
 }
+
+func TestPeakRSSOfSelf(t *testing.T) {
+	if got := peakRSSKB([]int{os.Getpid()}); got <= 0 {
+		t.Errorf("peakRSSKB(self) = %d, want > 0", got)
+	}
+	if got := peakRSSKB([]int{-1}); got != 0 {
+		t.Errorf("peakRSSKB(no such process) = %d, want 0", got)
+	}
+}

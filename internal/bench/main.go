@@ -91,6 +91,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	onlyFlag := fs.String("only", "", "contenders to run, comma-separated (direct, httputil, nginx, agentcore-proxy); default all")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime for the allocation benchmark")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs, configs) after the run")
+	stdioCalls := fs.Int("stdio", 0, "instead: N sequential tools/call through agentcore-proxy stdio and through mcp-remote (needs Node and npm ci --prefix e2e/npm)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -99,6 +100,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *mode != "" {
 		return fmt.Errorf("-mode %q: unknown (want baseline or nothing)", *mode)
+	}
+	if *stdioCalls > 0 {
+		return runStdioBench(ctx, &o, *stdioCalls, stdout)
 	}
 	if *smoke {
 		o.rounds, o.duration, o.warmup, o.streams, o.benchtime = 1, time.Second, 0, 50, "200x"

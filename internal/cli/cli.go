@@ -45,6 +45,7 @@ const topUsage = `agentcore-proxy: a local proxy from any MCP client to MCP serv
 
 Usage:
   agentcore-proxy serve [flags]    proxy http://127.0.0.1:8080/mcp to an AgentCore runtime
+  agentcore-proxy stdio [flags]    serve one route to a client that launches it (MCP over stdin/stdout)
   agentcore-proxy demo [flags]     run the proxy against an embedded AgentCore + Cognito emulator
   agentcore-proxy doctor [flags]   check every link from configuration to tools/list, with fixes
   agentcore-proxy token [flags]    print a fresh access token (--decode: its claims and check result)
@@ -64,6 +65,8 @@ func Run(ctx context.Context, args []string, env Env) error {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
 		return runServe(ctx, rest, env)
+	case "stdio":
+		return runStdio(ctx, rest, env)
 	case "demo":
 		return runDemo(ctx, rest, env)
 	case "token":

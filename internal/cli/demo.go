@@ -79,7 +79,7 @@ func runDemo(ctx context.Context, args []string, env Env) error {
 Point an MCP client at it, e.g. in mcp.json (Claude Code, Cursor, VS Code):
   {"mcpServers": {"agentcore-demo": {"type": "http", "url": "%s"}}}
 or: claude mcp add --transport http agentcore-demo %s
-or: npx -y mcp-remote %s   (stdio bridge for stdio-only clients)
+or, for clients that launch stdio servers: agentcore-proxy stdio --upstream-url %s
 
 Status page: http://%s/   Metrics: http://%s/metrics   Ready: http://%s/readyz
 Stop with Ctrl-C.

@@ -50,6 +50,7 @@ type commonFlags struct {
 	tokenFetchTimeout                        time.Duration
 	maxRetries                               int
 	retryToolCalls                           bool
+	sessionRecovery                          bool
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -78,6 +79,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.tokenFetchTimeout, "token-fetch-timeout", 10*time.Second, "how long one token or key-set request may take")
 	fs.IntVar(&c.maxRetries, "max-retries", 2, "how often a 409 (session busy) or 429 (throttled) answer is retried for initialize, ping and */list; 0: never")
 	fs.BoolVar(&c.retryToolCalls, "retry-tool-calls", false, "retry tools/call on 409 and 429 too (only if your tools are safe to repeat)")
+	fs.BoolVar(&c.sessionRecovery, "session-recovery", true, "when the upstream answers 404 to a session it lost (AgentCore ends idle microVMs),\ninitialize again, resend the request once and keep the client's session id; false: pass the 404 on")
 }
 
 // check reports every bad value of the limit flags.
@@ -125,6 +127,8 @@ func (c *commonFlags) serverOptions(logger *slog.Logger) server.Options {
 		RetryToolCalls:    c.retryToolCalls,
 		MaxBodyBytes:      c.maxBodyBytes,
 		MaxStreamDuration: c.maxStreamDuration,
+
+		DisableSessionRecovery: !c.sessionRecovery,
 	}
 	if o.MaxRetries == 0 {
 		o.MaxRetries = -1 // proxy.Options: negative means never

@@ -203,15 +203,19 @@ func (e *Emulator) forward(w http.ResponseWriter, r *http.Request, runtimeSID st
 	e.mu.Unlock()
 
 	mcpSID := r.Header.Get(headerMcpSessionID)
-	if mcpSID == "" {
+	if mcpSID == "" && !e.stateful {
 		mcpSID = newMcpSessionID()
 	}
-	e.rememberSession(mcpSID)
+	if mcpSID != "" {
+		e.rememberSession(mcpSID)
+	}
 	if runtimeSID == "" {
 		runtimeSID = newUUID()
 	}
 	h := w.Header()
-	h.Set(headerMcpSessionID, mcpSID)
+	if mcpSID != "" {
+		h.Set(headerMcpSessionID, mcpSID)
+	}
 	h.Set(headerRuntimeSessionID, runtimeSID)
 	for _, name := range []string{headerTraceID, headerTraceparent} {
 		if v := r.Header.Get(name); v != "" {
@@ -223,11 +227,18 @@ func (e *Emulator) forward(w http.ResponseWriter, r *http.Request, runtimeSID st
 	out.URL.Path, out.URL.RawPath, out.URL.RawQuery = "/mcp", "", ""
 	out.RequestURI = "/mcp"
 	out.Header.Del("Authorization")
-	out.Header.Set(headerMcpSessionID, mcpSID)
+	if mcpSID != "" {
+		out.Header.Set(headerMcpSessionID, mcpSID)
+	}
 	out.Header.Set(headerRuntimeSessionID, runtimeSID)
 
 	sw := &statusWriter{ResponseWriter: w}
 	e.mcp.ServeHTTP(sw, out)
+	if minted := h.Get(headerMcpSessionID); mcpSID == "" && minted != "" {
+		// A stateful server minted the session on initialize.
+		mcpSID = minted
+		e.rememberSession(mcpSID)
+	}
 	e.log.Info("invocation served", "method", r.Method, "status", sw.status, "mcp_session", mcpSID,
 		"token", fingerprint(bearerToken(r.Header.Get("Authorization"))))
 }

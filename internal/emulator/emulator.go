@@ -46,6 +46,11 @@ type Config struct {
 	TrustedIssuer *TrustedIssuer
 	// AWSCredentials are the access keys a SigV4 runtime (SetSigV4) accepts; default DefaultAWSCredential.
 	AWSCredentials []AWSCredential
+	// Stateful runs the MCP server in stateful streamable HTTP (the mode AgentCore supports since
+	// March 2026 for elicitation, sampling and server notifications): the server mints the
+	// Mcp-Session-Id on initialize and AgentCore passes it on, and the server also offers
+	// confirm_action, a tool that asks the client to confirm by elicitation.
+	Stateful bool
 }
 
 // Client is a Cognito app client allowed the client_credentials grant.
@@ -115,12 +120,16 @@ const (
 
 // Emulator is a running pair of emulated hosts. Its methods are safe for concurrent use.
 type Emulator struct {
-	cfg    Config
-	log    *slog.Logger
-	keys   *keySet
-	mcp    http.Handler
-	cogURL string // http://127.0.0.1:PORT of the Cognito host
-	acURL  string // http://127.0.0.1:PORT of the AgentCore host
+	cfg  Config
+	log  *slog.Logger
+	keys *keySet
+	mcp  http.Handler
+	// stateful: the MCP server mints session ids (Config.Stateful).
+	stateful bool
+	// closeMCP ends the MCP sessions a stateful server keeps.
+	closeMCP func()
+	cogURL   string // http://127.0.0.1:PORT of the Cognito host
+	acURL    string // http://127.0.0.1:PORT of the AgentCore host
 
 	cogSrv, acSrv *http.Server
 	cancelReqs    context.CancelFunc // cancels every request context when shutdown starts
@@ -151,13 +160,14 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		keys:     keys,
-		mcp:      newMCPHandler(cfg.Logger),
+		stateful: cfg.Stateful,
 		done:     make(chan struct{}),
 		authz:    cloneAuthorizer(cfg.Authorizer),
 		lifetime: cfg.TokenLifetime,
 		stats:    Stats{Rejections: map[string]int{}},
 		awsCreds: newCredentialStore(cfg.AWSCredentials),
 	}
+	e.mcp, e.closeMCP = newMCPHandler(cfg.Logger, cfg.Stateful)
 	var lc net.ListenConfig
 	cogLn, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
@@ -224,6 +234,7 @@ func (e *Emulator) shutdown() {
 			errs = append(errs, fmt.Errorf("emulator: shut down the %s host: %w", name, err), srv.Close())
 		}
 	}
+	e.closeMCP()
 	e.closeErr = errors.Join(errs...)
 }
 

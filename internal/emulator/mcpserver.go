@@ -45,8 +45,10 @@ type progressInput struct {
 }
 
 // newMCPHandler builds the MCP server that AgentCore would run in the runtime's container: streamable
-// HTTP, stateless, as AgentCore's MCP contract expects.
-func newMCPHandler(log *slog.Logger) http.Handler {
+// HTTP, stateless, as AgentCore's MCP contract expects by default; stateful adds sessions the server
+// keeps and the confirm_action tool, which needs them to send its elicitation. closeSessions ends the
+// sessions a stateful server still keeps, for shutdown.
+func newMCPHandler(log *slog.Logger, stateful bool) (_ http.Handler, closeSessions func()) {
 	// The SDK logs every stateless session's connect and disconnect at info:
 	// noise in the demo's terminal. Keep its warnings and errors.
 	log = slog.New(minLevel{log.Handler(), slog.LevelWarn})
@@ -58,18 +60,35 @@ func newMCPHandler(log *slog.Logger) http.Handler {
 		Name:        "stream_progress",
 		Description: "Send progress notifications at an interval, each carrying its emit time (RFC 3339), then finish.",
 	}, streamProgress)
+	if stateful {
+		mcp.AddTool(srv, &mcp.Tool{
+			Name:        "confirm_action",
+			Description: "Ask the user (by elicitation) to confirm an action, and report the answer.",
+		}, confirmAction)
+	}
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
 		&mcp.StreamableHTTPOptions{
-			Stateless: true,
+			Stateless: !stateful,
 			Logger:    log,
 			// AgentCore accepts bodies up to 100 MB; the SDK's default limit is 4 MiB.
 			MaxRequestBodyBytes: maxInvocationBody,
 			// Ends tool handlers when their HTTP request ends, for protocol 2026-07-28 and later.
 			PropagateRequestCancellation: true,
 		})
+	closeSessions = func() {
+		for ss := range srv.Sessions() {
+			ss.Close()
+		}
+	}
+	if stateful {
+		// A stateful session's handlers see the values of the request that
+		// made the session (initialize, long answered), not of their own: no
+		// HTTP cancel hook; a client cancels with notifications/cancelled.
+		return h, closeSessions
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), httpRequestContextKey{}, r.Context())))
-	})
+	}), closeSessions
 }
 
 // httpRequestContextKey carries the HTTP request's context to tool handlers. The SDK hides its
@@ -139,6 +158,24 @@ func streamProgress(ctx context.Context, req *mcp.CallToolRequest, in progressIn
 		}
 	}
 	return textResult(fmt.Sprintf("streamed %d steps", steps)), nil, nil
+}
+
+type confirmInput struct {
+	Action string `json:"action" jsonschema:"the action to confirm"`
+}
+
+// confirmAction sends elicitation/create to the client, a request only a stateful session can carry,
+// and reports the client's answer: "ACTION: accept confirm=true".
+func confirmAction(ctx context.Context, req *mcp.CallToolRequest, in confirmInput) (*mcp.CallToolResult, any, error) {
+	res, err := req.Session.Elicit(ctx, &mcp.ElicitParams{
+		Message: "Confirm " + in.Action + "?",
+		RequestedSchema: map[string]any{"type": "object",
+			"properties": map[string]any{"confirm": map[string]any{"type": "boolean"}}, "required": []string{"confirm"}},
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("confirm_action: elicitation: %w", err)
+	}
+	return textResult(fmt.Sprintf("%s: %s confirm=%v", in.Action, res.Action, res.Content["confirm"])), nil, nil
 }
 
 func textResult(s string) *mcp.CallToolResult {

@@ -40,6 +40,7 @@ type metrics struct {
 	tokenRefreshes  *prometheus.CounterVec
 	jwksRefreshes   *prometheus.CounterVec
 	toolCalls       *prometheus.CounterVec
+	recoveries      *prometheus.CounterVec
 
 	// maxTools caps distinct tool names per route; 0 disables tool_calls_total.
 	maxTools int
@@ -122,6 +123,10 @@ func newMetrics(opts Options) *metrics {
 			Name: "agentcore_proxy_tool_calls_total",
 			Help: "tools/call requests by tool name (only with --metrics-tool-names; names past the cap count as other).",
 		}, []string{"route", "tool"}),
+		recoveries: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "agentcore_proxy_session_recoveries_total",
+			Help: "Upstream MCP sessions lost (404) and re-initialized, by route and result: recovered, failed, lost_again, not_replayable.",
+		}, []string{"route", "result"}),
 	}
 }
 

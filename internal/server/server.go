@@ -49,6 +49,9 @@ type Options struct {
 	// MaxBodyBytes and MaxStreamDuration bound each request (0: no bound).
 	MaxBodyBytes      int64
 	MaxStreamDuration time.Duration
+	// DisableSessionRecovery turns off re-initializing MCP sessions the
+	// upstream lost (proxy.Options.SessionRecovery), which is on by default.
+	DisableSessionRecovery bool
 }
 
 // UserAgent is what the proxy sends upstream.
@@ -71,6 +74,8 @@ type Server struct {
 	upstream *http.Transport
 	metrics  *metrics
 	recorder *recorder
+	// recoveries counts session recoveries for the status page.
+	recoveries recoveryCounts
 }
 
 type route struct {
@@ -126,8 +131,10 @@ func New(ctx context.Context, routes []config.Resolved, opts Options) (_ *Server
 			RetryToolCalls: opts.RetryToolCalls,
 			MaxBodyBytes:   opts.MaxBodyBytes,
 
-			OnDiagnosis: s.metrics.onDiagnosis(r.Name),
-			OnStream:    s.metrics.onStream(r.Name),
+			OnDiagnosis:     s.metrics.onDiagnosis(r.Name),
+			OnStream:        s.metrics.onStream(r.Name),
+			SessionRecovery: !opts.DisableSessionRecovery,
+			OnRecovery:      s.onRecovery(r.Name),
 			OnDone: func(sum proxy.Summary) {
 				s.metrics.observe(sum)
 				s.recorder.observe(sum)

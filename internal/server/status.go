@@ -114,7 +114,8 @@ func (s *Server) snapshot() statuspage.Status {
 	for _, r := range s.routes {
 		c := s.recorder.count(r.Name)
 		sr := statuspage.Route{Name: r.Name, Path: r.Path, Target: Describe(r.Resolved), Auth: r.auth != nil,
-			Requests: c.requests, Errors: c.errors}
+			Requests: c.requests, Errors: c.errors,
+			SessionRecovery: !s.opts.DisableSessionRecovery, Recoveries: s.recoveries.get(r.Name)}
 		if ts, ok := r.tokenState(); ok {
 			tok := &statuspage.Token{Valid: ts.Valid, ExpiresAt: ts.ExpiresAt, FetchedAt: ts.FetchedAt,
 				Fingerprint: ts.Fingerprint, LastErrorAt: ts.LastErrorAt}

@@ -43,6 +43,11 @@ type Route struct {
 	Discovery *Discovery `json:"discovery,omitempty"`
 	Requests  int64      `json:"requests"`
 	Errors    int64      `json:"errors"` // answers >= 400 and proxy failures
+	// SessionRecovery says lost upstream sessions are re-initialized;
+	// Recoveries counts those by result (recovered, failed, lost_again,
+	// not_replayable).
+	SessionRecovery bool             `json:"session_recovery"`
+	Recoveries      map[string]int64 `json:"session_recoveries,omitempty"`
 }
 
 // Discovery is what a route learned of its authorization server and from

@@ -44,6 +44,8 @@ type routeView struct {
 	LastErrorAt        string
 	Discovery          *Discovery
 	Requests, Errors   int64
+	Recovery           string // session recovery: off, or its counts
+	RecoveryClass      string // muted, ok or warn
 }
 
 // failureView is one row of the failures table.
@@ -99,6 +101,7 @@ func newRouteView(r Route, now time.Time) routeView {
 		Requests: r.Requests, Errors: r.Errors, Discovery: r.Discovery,
 	}
 	rv.TokenState, rv.TokenClass = tokenState(r, now)
+	rv.Recovery, rv.RecoveryClass = recoveryState(r)
 	if t := r.Token; t != nil {
 		rv.Fingerprint, rv.Claims, rv.LastError = t.Fingerprint, t.Claims, t.LastError
 		if !t.FetchedAt.IsZero() {
@@ -136,6 +139,22 @@ func tokenState(r Route, now time.Time) (text, class string) {
 	default:
 		return "✗ invalid", "bad"
 	}
+}
+
+// recoveryState says in a few words whether r recovers lost upstream
+// sessions and how that went.
+func recoveryState(r Route) (text, class string) {
+	if !r.SessionRecovery {
+		return "off", "muted"
+	}
+	n := r.Recoveries
+	bad := n["failed"] + n["lost_again"] + n["not_replayable"]
+	text = fmt.Sprintf("on · %d recovered, %d failed, %d lost again, %d not replayable",
+		n["recovered"], n["failed"], n["lost_again"], n["not_replayable"])
+	if bad > 0 {
+		return text, "warn"
+	}
+	return text, "ok"
 }
 
 // statusClass colours an HTTP status: server-side trouble red, the rest amber.

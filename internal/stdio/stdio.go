@@ -180,6 +180,7 @@ loop:
 	}
 	cancelCalls()
 	r.waitListener()
+	r.endSession()
 	return errors.Join(readErr, r.out.err())
 }
 
