@@ -213,6 +213,7 @@ func (f *routeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&rf.ClientSecretFile, "client-secret-file", "", "`file` holding the app client's secret (or set AGENTCORE_PROXY_CLIENT_SECRET)")
 	fs.Var(&f.scopes, "scope", "OAuth `scope` to request, e.g. default-m2m-resource-server/read (repeatable; none: all the client's scopes)")
 	fs.StringVar(&rf.TokenAuthStyle, "token-auth-style", "", "how to send the client secret: basic (client_secret_basic, default) or post (client_secret_post)")
+	registerAWSFlags(fs, rf)
 	fs.Var(&f.allowedClients, "allowed-client", "`client id` the runtime's authorizer allows (allowedClients), repeatable;\ndefault: --client-id when no --allowed-* rule is given")
 	fs.Var(&f.allowedAudience, "allowed-audience", "`audience` the runtime's authorizer allows (allowedAudience), repeatable")
 	fs.Var(&f.allowedScopes, "allowed-scope", "`scope` the runtime's authorizer allows (allowedScopes), repeatable")

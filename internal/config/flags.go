@@ -16,6 +16,12 @@ type RouteFlags struct {
 	AllowedClients   []string
 	AllowedAudience  []string
 	AllowedScopes    []string
+	// Auth is --auth: oauth, sigv4 or none ("" picks from the others).
+	Auth                string
+	AWSProfile          string
+	SSMPrefix           string
+	ClientSecretARN     string
+	ClientSecretJSONKey string
 	// SecretInEnv says AGENTCORE_PROXY_CLIENT_SECRET is set.
 	SecretInEnv bool
 }
@@ -25,7 +31,7 @@ func (f RouteFlags) Empty() bool {
 	return f.RuntimeARN == "" && f.Qualifier == "" && f.EndpointURL == "" && f.UpstreamURL == "" &&
 		f.DiscoveryURL == "" && f.TokenURL == "" && f.ClientID == "" && f.ClientSecretFile == "" &&
 		len(f.Scopes) == 0 && f.TokenAuthStyle == "" && len(f.AllowedClients) == 0 &&
-		len(f.AllowedAudience) == 0 && len(f.AllowedScopes) == 0
+		len(f.AllowedAudience) == 0 && len(f.AllowedScopes) == 0 && f.awsEmpty()
 }
 
 // FromFlags returns the configuration the flags describe: one route named
@@ -51,7 +57,13 @@ func FromFlags(listen string, f RouteFlags) *Config {
 			ClientSecretFile: f.ClientSecretFile,
 			Scopes:           f.Scopes,
 			TokenAuthStyle:   f.TokenAuthStyle,
-			secretFromEnv:    f.SecretInEnv && f.ClientSecretFile == "",
+			secretFromEnv:    f.SecretInEnv && f.ClientSecretFile == "" && f.ClientSecretARN == "",
+
+			Type:                f.Auth,
+			AWSProfile:          f.AWSProfile,
+			SSMPrefix:           f.SSMPrefix,
+			ClientSecretARN:     f.ClientSecretARN,
+			ClientSecretJSONKey: f.ClientSecretJSONKey,
 		},
 		Authorizer: Authorizer{
 			AllowedClients:  f.AllowedClients,

@@ -25,8 +25,11 @@ type Resolved struct {
 	ARN *agentcore.RuntimeARN
 	// Qualifier is the AgentCore endpoint name (ARN targets only).
 	Qualifier string
-	// Auth is nil for routes without auth.
+	// Auth is nil for routes without a bearer token (none, sigv4).
 	Auth *ResolvedAuth
+	// SigV4 is set for routes whose requests are signed with AWS
+	// credentials (aws.go).
+	SigV4 *SigV4
 	// Rules are the authorizer's rules the proxy checks each token against
 	// (routes with auth only). With none configured, AllowedClients is the
 	// route's client id, as on a runtime set up the usual way.
@@ -55,6 +58,8 @@ type ResolvedAuth struct {
 	Secret       string
 	Scopes       []string
 	PostAuth     bool
+	// AWS holds where the client comes from in AWS, if anywhere (aws.go).
+	AWS AWSSources
 
 	secretFile, secretEnv string
 	secretFromEnv         bool
@@ -195,26 +200,29 @@ func resolveAuth(res *Resolved, a Auth, f func(string, string) string, fromFlags
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	switch a.Kind() {
+	case AuthSigV4:
+		return resolveSigV4(res, a, f)
 	case AuthNone:
 		if res.ARN != nil {
-			bad("%s: an AgentCore runtime needs a bearer token: give %s, %s and %s", f("auth", "no auth"), f("auth.client_id", "--client-id"), f("auth.discovery_url", "--discovery-url"), f("auth.client_secret_file", "--client-secret-file"))
+			bad("%s: an AgentCore runtime needs a bearer token or AWS signing: give %s, %s and %s (or %s), or %s sigv4", f("auth", "no auth"), f("auth.client_id", "--client-id"), f("auth.discovery_url", "--discovery-url"), f("auth.client_secret_file", "--client-secret-file"), f("auth.ssm_prefix", "--ssm-prefix"), f("auth.type", "--auth"))
 		}
 		if a.hasSettings() {
-			bad("%s is none but other auth settings are given: remove them, or set type to client_credentials", f("auth.type", ""))
+			bad("%s is none but other auth settings are given: remove them, or set it to oauth", f("auth.type", "--auth"))
 		}
 		return errs
-	case AuthClientCredentials:
+	case AuthClientCredentials, AuthOAuth:
 	default:
-		bad("%s %q: want client_credentials or none", f("auth.type", ""), a.Type)
+		bad("%s %q: want oauth (alias client_credentials), sigv4 or none", f("auth.type", "--auth"), a.Type)
 		return errs
 	}
 	ra := &ResolvedAuth{ClientID: a.ClientID, Scopes: a.Scopes, secretFile: a.ClientSecretFile, secretEnv: a.ClientSecretEnv, secretFromEnv: a.secretFromEnv, field: f}
-	if a.ClientID == "" {
+	errs = append(errs, resolveAWSSources(ra, a, f)...)
+	if a.ClientID == "" && a.SSMPrefix == "" {
 		bad("%s is empty: give the app client id of the M2M client (Cognito console: App integration > App clients)", f("auth.client_id", "--client-id"))
 	}
-	if a.ClientSecretFile == "" && a.ClientSecretEnv == "" && !a.secretFromEnv {
+	if a.ClientSecretFile == "" && a.ClientSecretEnv == "" && !a.secretFromEnv && a.ClientSecretARN == "" && a.SSMPrefix == "" {
 		if fromFlags {
-			bad("no client secret: give --client-secret-file FILE or set %s", EnvClientSecret)
+			bad("no client secret: give --client-secret-file FILE, --client-secret-arn ARN or --ssm-prefix PREFIX, or set %s", EnvClientSecret)
 		} else {
 			bad("%s: give client_secret_file or client_secret_env (secrets never go in the YAML file)", f("auth", ""))
 		}
@@ -222,7 +230,7 @@ func resolveAuth(res *Resolved, a Auth, f func(string, string) string, fromFlags
 	if a.ClientSecretFile != "" && a.ClientSecretEnv != "" {
 		bad("%s and %s are both set: give one", f("auth.client_secret_file", "--client-secret-file"), f("auth.client_secret_env", ""))
 	}
-	if a.DiscoveryURL == "" && a.TokenURL == "" {
+	if a.DiscoveryURL == "" && a.TokenURL == "" && a.SSMPrefix == "" {
 		bad("%s is empty: give the OIDC discovery URL, e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID/.well-known/openid-configuration (or %s)", f("auth.discovery_url", "--discovery-url"), f("auth.token_url", "--token-url"))
 	}
 	if a.DiscoveryURL != "" {

@@ -48,6 +48,7 @@ type AuthSetup struct {
 	shared     map[string]*RouteAuth
 	all        []*RouteAuth
 	caches     []*tokencache.Cache
+	aws        awsConfigs // secrets.go
 }
 
 // NewAuthSetup returns an AuthSetup for opts.
@@ -74,6 +75,9 @@ func (a *AuthSetup) CloseIdleConnections() { a.client.CloseIdleConnections() }
 // Discover fetches route r's discovery document, once per URL; a route with
 // only a token URL gets an empty one.
 func (a *AuthSetup) Discover(ctx context.Context, r config.Resolved) (*tokencache.Discovery, error) {
+	if err := a.readSources(ctx, r); err != nil {
+		return nil, err
+	}
 	ra := r.Auth
 	if ra == nil || ra.DiscoveryURL == "" {
 		return &tokencache.Discovery{}, nil
@@ -110,7 +114,7 @@ func (a *AuthSetup) TokenConfig(r config.Resolved, d *tokencache.Discovery) (tok
 	}
 	cfg := tokencache.Config{
 		TokenURL: tokenURL, ClientID: ra.ClientID, ClientSecret: ra.Secret, Scopes: ra.Scopes, AuthStyle: style,
-		Logger: a.opts.Logger.With("route", r.Name), HTTPClient: a.client,
+		Logger: a.opts.Logger.With("route", r.Name), HTTPClient: a.client, SecretSource: ra.AWS.Source,
 	}
 	if a.opts.OnFetch != nil {
 		cfg.OnFetch = a.opts.OnFetch(r.Name)
@@ -125,6 +129,9 @@ func (a *AuthSetup) TokenConfig(r config.Resolved, d *tokencache.Discovery) (tok
 func (a *AuthSetup) Checker(life context.Context, r config.Resolved, d *tokencache.Discovery) (*jwtcheck.Checker, error) {
 	if d.Issuer == "" {
 		return nil, nil
+	}
+	if len(r.Rules.AllowedClients)+len(r.Rules.AllowedAudience)+len(r.Rules.AllowedScopes)+len(r.Rules.CustomClaims) == 0 && r.Auth.ClientID != "" {
+		r.Rules.AllowedClients = []string{r.Auth.ClientID} // a client id read from SSM
 	}
 	cfg := jwtcheck.Config{Issuer: d.Issuer, JWKSURI: d.JWKSURI, Rules: r.Rules, Logger: a.opts.Logger.With("route", r.Name), HTTPClient: a.client}
 	if a.opts.OnJWKSRefresh != nil {

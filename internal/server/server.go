@@ -76,7 +76,8 @@ type Server struct {
 type route struct {
 	config.Resolved
 	handler http.Handler
-	auth    *RouteAuth // nil for routes without auth
+	auth    *RouteAuth  // nil for routes without auth
+	sigv4   *SigV4Route // set for routes signed with AWS SigV4
 }
 
 // New discovers each route's token endpoint, builds one token cache per
@@ -113,12 +114,20 @@ func New(ctx context.Context, routes []config.Resolved, opts Options) (_ *Server
 			}
 			rt.auth, tokens = ra, ra.Tokens(r.Names())
 		}
+		var transport http.RoundTripper = s.upstream
+		if r.SigV4 != nil {
+			if rt.sigv4, err = s.auth.SigV4(ctx, r, s.upstream, opts.MaxBodyBytes); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			transport = rt.sigv4.Transport
+		}
 		p, err := proxy.New(proxy.Options{
 			Route:     r.Name,
 			Target:    r.Upstream,
 			Tokens:    tokens,
 			UserAgent: opts.UserAgent(),
-			Transport: s.upstream,
+			Transport: transport,
 			Logger:    s.logger,
 			Upstream:  UpstreamContext(r),
 

@@ -40,6 +40,10 @@ type Route struct {
 	Token    *Token `json:"token,omitempty"` // nil for a route without auth
 	Requests int64  `json:"requests"`
 	Errors   int64  `json:"errors"` // answers >= 400 and proxy failures
+
+	// Signing describes AWS SigV4 signing (service, region, access key
+	// fingerprint); "" for a route that sends a bearer token or nothing.
+	Signing string `json:"signing,omitempty"`
 }
 
 // Token is the state of a route's cached access token. It never holds the
