@@ -55,12 +55,14 @@ const (
 	SettingClientSecret Setting = "client_secret"
 	SettingScope        Setting = "scope"
 	SettingMaxBodyBytes Setting = "max_body_bytes"
+	// SettingAuth is the route's authentication mode: oauth, sigv4 or none.
+	SettingAuth Setting = "auth"
 )
 
 // Settings lists every Setting, in a fixed order.
 func Settings() []Setting {
 	return []Setting{SettingRuntimeARN, SettingQualifier, SettingEndpointURL, SettingUpstreamURL, SettingDiscoveryURL,
-		SettingTokenURL, SettingClientID, SettingClientSecret, SettingScope, SettingMaxBodyBytes}
+		SettingTokenURL, SettingClientID, SettingClientSecret, SettingScope, SettingMaxBodyBytes, SettingAuth}
 }
 
 // A Namer returns the name a user knows a setting by, such as "--client-id"

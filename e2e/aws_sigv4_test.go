@@ -194,3 +194,20 @@ func TestSigV4BadStart(t *testing.T) {
 		}
 	})
 }
+
+func init() { testSecrets = append(testSecrets, emulator.DefaultAWSCredential.SecretAccessKey) }
+
+// sigv4Row is a TestEveryReasonExplained setup for a route signed with
+// SigV4: the emulator's key in a clean AWS environment, with env over it,
+// and the runtime in SigV4 mode with runtime applied (nil: an OAuth
+// runtime).
+func sigv4Row(env map[string]string, runtime func(*emulator.Emulator)) func(*testing.T, *emulator.Emulator) setup {
+	return func(t *testing.T, emu *emulator.Emulator) setup {
+		awsEnv(t, awsKeyEnv(env))
+		if runtime != nil {
+			emu.SetSigV4(true)
+			runtime(emu)
+		}
+		return setup{flags: sigv4Flags(emu), env: map[string]string{}}
+	}
+}

@@ -134,7 +134,7 @@ func resolveSigV4(res *Resolved, a Auth, f func(string, string) string) []error 
 
 // Settings of AWS routes, named by Resolved.Names like the catalogue's.
 const (
-	SettingAuth            agentcore.Setting = "auth"
+	SettingAuth                              = agentcore.SettingAuth
 	SettingAWSProfile      agentcore.Setting = "aws_profile"
 	SettingSSMPrefix       agentcore.Setting = "ssm_prefix"
 	SettingClientSecretARN agentcore.Setting = "client_secret_arn"

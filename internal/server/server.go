@@ -167,6 +167,7 @@ func UpstreamContext(r config.Resolved) proxy.UpstreamContext {
 	if r.Auth != nil {
 		uc.ClientID = r.Auth.ClientID
 	}
+	uc.SigV4 = r.SigV4 != nil
 	return uc
 }
 
