@@ -48,7 +48,7 @@ type AuthSetup struct {
 	shared     map[string]*RouteAuth
 	all        []*RouteAuth
 	caches     []*tokencache.Cache
-	aws        awsConfigs // secrets.go
+	aws        *awsState // secrets.go
 }
 
 // NewAuthSetup returns an AuthSetup for opts.
@@ -75,7 +75,7 @@ func (a *AuthSetup) CloseIdleConnections() { a.client.CloseIdleConnections() }
 // Discover fetches route r's discovery document, once per URL; a route with
 // only a token URL gets an empty one.
 func (a *AuthSetup) Discover(ctx context.Context, r config.Resolved) (*tokencache.Discovery, error) {
-	if err := a.readSources(ctx, r); err != nil {
+	if err := a.ReadSources(ctx, r); err != nil {
 		return nil, err
 	}
 	ra := r.Auth

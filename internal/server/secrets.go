@@ -14,35 +14,44 @@ import (
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 )
 
-// awsConfigs caches one AWS configuration per (profile, fallback region).
-type awsConfigs map[string]aws.Config
+// awsState is AuthSetup's AWS part: one configuration per (profile,
+// fallback region), and the routes whose sources have been read.
+type awsState struct {
+	configs map[string]aws.Config
+	read    map[*config.ResolvedAuth]bool
+}
+
+func (a *AuthSetup) awsState() *awsState {
+	if a.aws == nil {
+		a.aws = &awsState{configs: map[string]aws.Config{}, read: map[*config.ResolvedAuth]bool{}}
+	}
+	return a.aws
+}
 
 // AWSConfig loads the AWS configuration of profile with region as the
 // fallback region, once per pair.
 func (a *AuthSetup) AWSConfig(ctx context.Context, profile, region string) (aws.Config, error) {
-	if a.aws == nil {
-		a.aws = awsConfigs{}
-	}
+	st := a.awsState()
 	key := profile + "\x00" + region
-	if cfg, ok := a.aws[key]; ok {
+	if cfg, ok := st.configs[key]; ok {
 		return cfg, nil
 	}
 	cfg, err := awssecrets.LoadConfig(ctx, awssecrets.ConfigOptions{Profile: profile, FallbackRegion: region})
 	if err != nil {
 		return aws.Config{}, err
 	}
-	a.aws[key] = cfg
+	st.configs[key] = cfg
 	return cfg, nil
 }
 
-// readSources reads what route r takes from SSM Parameter Store or Secrets
+// ReadSources reads what route r takes from SSM Parameter Store or Secrets
 // Manager (explicit settings win over parameters) and sets up the source
 // its client secret is re-read from when it rotates. It runs once per
 // route, before discovery, and sends nothing when the route takes nothing
 // from AWS.
-func (a *AuthSetup) readSources(ctx context.Context, r config.Resolved) error {
+func (a *AuthSetup) ReadSources(ctx context.Context, r config.Resolved) error {
 	ra := r.Auth
-	if ra == nil || ra.AWS.Source != nil {
+	if ra == nil || a.awsState().read[ra] {
 		return nil
 	}
 	log := a.opts.Logger.With("route", r.Name)
@@ -102,6 +111,7 @@ func (a *AuthSetup) readSources(ctx context.Context, r config.Resolved) error {
 		}
 	}
 	if src == nil {
+		a.aws.read[ra] = true
 		return nil // a secret from the environment cannot rotate
 	}
 	secret, err := src.Secret(ctx)
@@ -120,6 +130,7 @@ func (a *AuthSetup) readSources(ctx context.Context, r config.Resolved) error {
 	}
 	ra.Secret = strings.TrimSpace(secret)
 	ra.AWS.Source = src
+	a.aws.read[ra] = true
 	return nil
 }
 
