@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/server"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
@@ -48,6 +50,9 @@ type commonFlags struct {
 	tokenFetchTimeout                        time.Duration
 	maxRetries                               int
 	retryToolCalls                           bool
+
+	// awsCredentials, if set, sign SigV4 routes (demo --auth sigv4).
+	awsCredentials aws.CredentialsProvider
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -123,6 +128,7 @@ func (c *commonFlags) serverOptions(logger *slog.Logger) server.Options {
 		RetryToolCalls:    c.retryToolCalls,
 		MaxBodyBytes:      c.maxBodyBytes,
 		MaxStreamDuration: c.maxStreamDuration,
+		AWSCredentials:    c.awsCredentials,
 	}
 	if o.MaxRetries == 0 {
 		o.MaxRetries = -1 // proxy.Options: negative means never

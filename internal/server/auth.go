@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
@@ -35,6 +37,9 @@ type AuthOptions struct {
 	// fetches and key-set refreshes (metrics).
 	OnFetch       func(route string) func(tokencache.FetchResult)
 	OnJWKSRefresh func(route string) func(error)
+	// AWSCredentials, if set, sign SigV4 routes instead of the default AWS
+	// credential chain (the demo's in-process key).
+	AWSCredentials aws.CredentialsProvider
 }
 
 // AuthSetup builds the token machinery of routes, in one place for serve,

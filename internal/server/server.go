@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -49,6 +50,9 @@ type Options struct {
 	// MaxBodyBytes and MaxStreamDuration bound each request (0: no bound).
 	MaxBodyBytes      int64
 	MaxStreamDuration time.Duration
+	// AWSCredentials, if set, sign SigV4 routes instead of the default AWS
+	// credential chain.
+	AWSCredentials aws.CredentialsProvider
 }
 
 // UserAgent is what the proxy sends upstream.
@@ -94,7 +98,7 @@ func New(ctx context.Context, routes []config.Resolved, opts Options) (_ *Server
 		recorder: newRecorder()}
 	s.metrics = newMetrics(opts)
 	s.auth = NewAuthSetup(AuthOptions{Logger: opts.Logger, FetchTimeout: opts.TokenFetchTimeout, Transport: opts.Transport,
-		OnFetch: s.metrics.onFetch, OnJWKSRefresh: s.metrics.onJWKSRefresh})
+		OnFetch: s.metrics.onFetch, OnJWKSRefresh: s.metrics.onJWKSRefresh, AWSCredentials: opts.AWSCredentials})
 	defer func() {
 		s.auth.CloseIdleConnections()
 		if err != nil {

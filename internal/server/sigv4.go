@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/agentcore-proxy/agentcore-proxy/internal/awssecrets"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
@@ -27,9 +29,12 @@ type SigV4Route struct {
 // that a start without any fails here, naming the sources tried.
 func (a *AuthSetup) SigV4(ctx context.Context, r config.Resolved, base http.RoundTripper, maxBody int64) (*SigV4Route, error) {
 	field := r.Names()(config.SettingAuth)
-	cfg, err := a.AWSConfig(ctx, r.SigV4.Profile, r.SigV4.Region)
-	if err != nil {
-		return nil, fmt.Errorf("%s sigv4 (route %s): %w", field, r.Name, err)
+	cfg := aws.Config{Credentials: a.opts.AWSCredentials}
+	if cfg.Credentials == nil {
+		var err error
+		if cfg, err = a.AWSConfig(ctx, r.SigV4.Profile, r.SigV4.Region); err != nil {
+			return nil, fmt.Errorf("%s sigv4 (route %s): %w", field, r.Name, err)
+		}
 	}
 	fp, err := awssecrets.CheckCredentials(ctx, cfg)
 	if err != nil {
