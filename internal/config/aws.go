@@ -93,6 +93,9 @@ func resolveAWSSources(ra *ResolvedAuth, a Auth, f func(string, string) string) 
 		}
 		bad("%s and %s are both set: give one source of the client secret", f("auth.client_secret_arn", "--client-secret-arn"), other)
 	}
+	if a.AWSProfile != "" && !a.hasAWSSources() {
+		bad("%s applies only to %s sigv4, %s and %s: remove it", f("auth.aws_profile", "--aws-profile"), f("auth.type", "--auth"), f("auth.ssm_prefix", "--ssm-prefix"), f("auth.client_secret_arn", "--client-secret-arn"))
+	}
 	ra.AWS = AWSSources{SSMPrefix: strings.TrimSuffix(a.SSMPrefix, "/"), SecretARN: a.ClientSecretARN,
 		SecretJSONKey: a.ClientSecretJSONKey, Profile: a.AWSProfile}
 	return errs

@@ -37,6 +37,8 @@ func TestValidateAWSFlags(t *testing.T) {
 		{name: "secret from Secrets Manager", flags: RouteFlags{RuntimeARN: goodARN, ClientID: "c", DiscoveryURL: goodDiscovery, ClientSecretARN: "agentcore/client", ClientSecretJSONKey: "secret"}},
 		{name: "two secret sources", flags: RouteFlags{RuntimeARN: goodARN, ClientID: "c", DiscoveryURL: goodDiscovery, ClientSecretARN: "s", ClientSecretFile: "/dev/null"},
 			want: []string{"--client-secret-arn and --client-secret-file are both set"}},
+		{name: "profile unused", flags: RouteFlags{RuntimeARN: goodARN, ClientID: "c", DiscoveryURL: goodDiscovery, ClientSecretFile: "/dev/null", AWSProfile: "prod"},
+			want: []string{"--aws-profile applies only to --auth sigv4, --ssm-prefix and --client-secret-arn"}},
 		{name: "JSON key without a secret", flags: RouteFlags{RuntimeARN: goodARN, ClientID: "c", DiscoveryURL: goodDiscovery, ClientSecretFile: "/dev/null", ClientSecretJSONKey: "k"},
 			want: []string{"--client-secret-json-key applies only to --client-secret-arn"}},
 	}
