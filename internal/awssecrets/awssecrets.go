@@ -190,7 +190,7 @@ func (c *cached) readLocked(ctx context.Context) error {
 		return err
 	}
 	if !c.loaded {
-		c.log.Info("secret loaded", "origin", c.origin, "fingerprint", tokencache.Fingerprint(v))
+		c.log.Debug("secret loaded", "origin", c.origin, "fingerprint", tokencache.Fingerprint(v))
 	}
 	c.value, c.loaded = v, true
 	return nil
