@@ -261,3 +261,17 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestTokenFromSSM prints a token for a route whose client comes from SSM:
+// token shares serve's path through AWS (AuthSetup.Discover).
+func TestTokenFromSSM(t *testing.T) {
+	emu := startEmulator(t, emulator.Config{})
+	startAWS(t, emu)
+	stdout, stderr, err := runCmd(t, nil, "token", "--runtime-arn", emu.RuntimeARN(), "--endpoint-url", emu.EndpointURL(), "--ssm-prefix", ssmPrefix, "--decode")
+	if err != nil {
+		t.Fatalf("token --ssm-prefix = %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout, `"client_id": "`+testClientID+`"`) {
+		t.Errorf("token --decode = %s, want the claims of %s's token", stdout, testClientID)
+	}
+}
