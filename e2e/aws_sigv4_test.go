@@ -211,3 +211,39 @@ func sigv4Row(env map[string]string, runtime func(*emulator.Emulator)) func(*tes
 		return setup{flags: sigv4Flags(emu), env: map[string]string{}}
 	}
 }
+
+// TestSigV4AndOAuthRoutesInOneFile serves two routes from YAML, one signed
+// with SigV4 and one whose OAuth client comes from SSM, each to its own
+// runtime, and calls a tool through each.
+func TestSigV4AndOAuthRoutesInOneFile(t *testing.T) {
+	signed := startEmulator(t, emulator.Config{})
+	signed.SetSigV4(true)
+	oauth := startEmulator(t, emulator.Config{})
+	startAWS(t, oauth)
+	file := filepath.Join(t.TempDir(), "routes.yaml")
+	yaml := `listen: 127.0.0.1:0
+routes:
+  - name: signed
+    path: /signed/mcp
+    target: {runtime_arn: "` + signed.RuntimeARN() + `", endpoint_url: "` + signed.EndpointURL() + `"}
+    auth: {type: sigv4}
+  - name: oauth
+    path: /oauth/mcp
+    target: {runtime_arn: "` + oauth.RuntimeARN() + `", endpoint_url: "` + oauth.EndpointURL() + `"}
+    auth: {ssm_prefix: ` + ssmPrefix + `}
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, nil, "serve", "--config", file, "--log-format", "json")
+	waitReady(t, p)
+	for _, path := range []string{"/signed/mcp", "/oauth/mcp"} {
+		cs := connect(t, p.BaseURL+path, nil)
+		if got := callText(t, cs, "add_numbers", map[string]any{"a": 20, "b": 22}); got != "42" {
+			t.Errorf("%s: add_numbers(20, 22) = %q, want 42", path, got)
+		}
+	}
+	if s, o := signed.Stats(), oauth.Stats(); s.TokenRequests != 0 || s.Invocations == 0 || o.TokensIssued != 1 || o.Invocations == 0 {
+		t.Errorf("signed runtime %+v, OAuth runtime %+v; want SigV4 calls with no token, and bearer calls with one token", s, o)
+	}
+}
