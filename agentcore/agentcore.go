@@ -61,13 +61,15 @@ const (
 	SettingAssertionAud   Setting = "client_assertion_aud"
 	SettingResource       Setting = "resource"
 	SettingAudience       Setting = "audience"
+	// SettingAuth is the route's authentication mode: oauth, sigv4 or none.
+	SettingAuth Setting = "auth"
 )
 
 // Settings lists every Setting, in a fixed order.
 func Settings() []Setting {
 	return []Setting{SettingRuntimeARN, SettingQualifier, SettingEndpointURL, SettingUpstreamURL, SettingDiscoveryURL,
 		SettingTokenURL, SettingClientID, SettingClientSecret, SettingScope, SettingMaxBodyBytes,
-		SettingTokenAuthStyle, SettingClientKey, SettingAssertionAud, SettingResource, SettingAudience}
+		SettingTokenAuthStyle, SettingClientKey, SettingAssertionAud, SettingResource, SettingAudience, SettingAuth}
 }
 
 // A Namer returns the name a user knows a setting by, such as "--client-id"

@@ -41,6 +41,16 @@ const (
 	ReasonTokenEndpoint        = "token_endpoint_error"
 )
 
+// Reason codes of AWS's answers to requests the proxy signed with SigV4.
+const (
+	ReasonSigV4SignatureMismatch = "sigv4_signature_mismatch"
+	ReasonSigV4AccessDenied      = "sigv4_access_denied"
+	ReasonSigV4ExpiredCreds      = "sigv4_expired_credentials"
+	ReasonSigV4ClockSkew         = "sigv4_clock_skew"
+	ReasonSigV4UnknownKey        = "sigv4_unknown_key"
+	ReasonOAuthRuntimeSigV4      = "oauth_runtime_sigv4"
+)
+
 // Reason is one entry of the catalogue: a failure agentcore-proxy explains.
 type Reason struct {
 	// Code is the stable reason code.
@@ -95,7 +105,25 @@ var catalogue = []Reason{
 		"point {discovery_url}/{token_url} at the pool that issues JWT access tokens to this client"},
 	{ReasonSigV4Runtime, "403", true, false,
 		`the runtime is configured for IAM (SigV4), not OAuth ("Authorization method mismatch")`,
-		"reconfigure its inbound authorizer as `customJWTAuthorizer`, or call it with SigV4"},
+		"sign with {auth} sigv4, or reconfigure its inbound authorizer as `customJWTAuthorizer`"},
+	{ReasonOAuthRuntimeSigV4, "403", true, false,
+		`the proxy signed with SigV4 but the runtime has an OAuth (JWT) authorizer ("Authorization method mismatch")`,
+		"use {auth} oauth with {client_id}, {client_secret} and {discovery_url}, or reconfigure the runtime for IAM"},
+	{ReasonSigV4SignatureMismatch, "403", true, false,
+		"`InvalidSignatureException`: AWS computed another signature (a secret key not of this access key, or a request changed on the way)",
+		"check the credentials the chain found (doctor shows who signs) and {endpoint_url}; no HTTP proxy in between may rewrite the request"},
+	{ReasonSigV4AccessDenied, "403", true, false,
+		"the signing identity lacks `bedrock-agentcore:InvokeAgentRuntime` on the runtime",
+		"grant it on the runtime ARN and its endpoints (deploy/iam/agentcore-proxy-policy.json)"},
+	{ReasonSigV4ExpiredCreds, "403", true, false,
+		"`ExpiredTokenException`: the signing credentials expired (the proxy already retried once with fresh ones)",
+		"renew them at their source (`aws sso login`, a new session); ECS, EKS and EC2 roles renew by themselves"},
+	{ReasonSigV4ClockSkew, "403", true, false,
+		"\"Signature expired\": this machine's clock is more than 5 minutes off",
+		"synchronize the clock (NTP)"},
+	{ReasonSigV4UnknownKey, "403", true, false,
+		"`UnrecognizedClientException`: AWS does not know the access key or its session token",
+		"check the credentials the chain found: a deleted key, another partition, or `AWS_SESSION_TOKEN` missing"},
 	{ReasonMissingAuthPath, "403", true, false,
 		`"Missing Authentication Token" as ` + "`{\"message\":...}`" + `: the path did not reach an invocation endpoint (unescaped ARN, wrong path)`,
 		"let the proxy build the URL from {runtime_arn}; give {endpoint_url} without a path"},

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # smoke-test.sh builds the FROM scratch image with deploy/build-image.sh and
 # runs it with podman, all traffic on 127.0.0.1:
-#   - the image: size under 15 MiB, user 65532:65532, HEALTHCHECK, labels,
+#   - the image: size under 25 MB, user 65532:65532, HEALTHCHECK, labels,
 #     no shell;
 #   - `serve` in a container (host network, read-only root, no capabilities,
 #     the client secret mounted as a file) against the demo emulator running
@@ -26,7 +26,9 @@ command -v node >/dev/null || die "node not found: apt-get install -y nodejs npm
 runtime="${SMOKE_RUNTIME:-runc}"
 command -v "$runtime" >/dev/null || die "$runtime not found: apt-get install -y $runtime"
 run_flags=(--runtime "$runtime" --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
-max_size=$((15 * 1024 * 1024))
+# 25 MB: issue 12's ceiling once the AWS SDK (credential chain, SSM, Secrets
+# Manager, STS) is linked; the image was 15.96 MB before, 21.20 MB with it.
+max_size=$((25 * 1000 * 1000))
 id="agentcore-proxy-smoke-$$"
 image="localhost/agentcore-proxy:smoke-$$"
 secret_path=/run/secrets/agentcore-proxy/client-secret
@@ -81,7 +83,7 @@ echo "== build the image ($image)"
 VERSION=smoke "$root/deploy/build-image.sh" "$image" >/dev/null
 
 size="$(pm image inspect --format '{{.Size}}' "$image")"
-[ "$size" -lt "$max_size" ] || fail "image size $size bytes, want < $max_size (15 MiB)"
+[ "$size" -lt "$max_size" ] || fail "image size $size bytes, want < $max_size (25 MB)"
 ok "image size $size bytes ($((size * 100 / 1048576 / 100)).$((size * 100 / 1048576 % 100)) MiB)"
 user="$(pm image inspect --format '{{.Config.User}}' "$image")"
 [ "$user" = "65532:65532" ] || fail "image Config.User = \"$user\", want 65532:65532"

@@ -128,6 +128,21 @@ func TestEveryReasonExplained(t *testing.T) {
 				emu.SetSigV4(true)
 				return setup{}
 			}},
+		// Answers to requests the proxy signed with SigV4 (--auth sigv4).
+		{name: "SigV4 to an OAuth runtime", wantStatus: 403, wantReason: "oauth_runtime_sigv4", wantCalls: 1, wantMsg: []string{"OAuth (JWT) authorizer", "--auth oauth"},
+			setup: sigv4Row(nil, nil)},
+		{name: "SigV4 signature mismatch", wantStatus: 403, wantReason: "sigv4_signature_mismatch", wantCalls: 1, wantMsg: []string{"does not match", "secret access key"},
+			setup: sigv4Row(map[string]string{"AWS_SECRET_ACCESS_KEY": "not-the-secret-access-key"}, func(*emulator.Emulator) {})},
+		{name: "SigV4 missing permission", wantStatus: 403, wantReason: "sigv4_access_denied", wantCalls: 1, wantMsg: []string{"bedrock-agentcore:InvokeAgentRuntime", "agentcore-proxy-policy.json"},
+			setup: sigv4Row(nil, func(emu *emulator.Emulator) {
+				emu.DenyAWSActions(emulator.DefaultAWSCredential.AccessKeyID, "bedrock-agentcore:InvokeAgentRuntime")
+			})},
+		{name: "SigV4 expired credentials", wantStatus: 403, wantReason: "sigv4_expired_credentials", wantCalls: 1, wantMsg: []string{"expired", "aws sso login"},
+			setup: sigv4Row(nil, func(emu *emulator.Emulator) { emu.ExpireAWSCredential(emulator.DefaultAWSCredential.AccessKeyID) })},
+		{name: "SigV4 clock skew", wantStatus: 403, wantReason: "sigv4_clock_skew", wantCalls: 1, wantMsg: []string{"Signature expired", "NTP"},
+			setup: sigv4Row(nil, func(emu *emulator.Emulator) { emu.SetClockSkew(10 * time.Minute) })},
+		{name: "SigV4 unknown key", wantStatus: 403, wantReason: "sigv4_unknown_key", wantCalls: 1, wantMsg: []string{"security token included in the request is invalid"},
+			setup: sigv4Row(map[string]string{"AWS_ACCESS_KEY_ID": "AKIAUNKNOWNEXAMPLE12"}, func(*emulator.Emulator) {})},
 		{name: "no token at all", wantStatus: 401, wantReason: "missing_token", wantCalls: 1, wantMsg: []string{"--client-id"},
 			setup: func(_ *testing.T, emu *emulator.Emulator) setup {
 				return setup{env: map[string]string{}, flags: []string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--upstream-url", emu.InvocationURL("DEFAULT")}}

@@ -53,6 +53,9 @@ type UpstreamContext struct {
 	Endpoint   string // host of the upstream, e.g. bedrock-agentcore.us-west-2.amazonaws.com
 	ClientID   string // the M2M client id the proxy uses, "" without auth
 	HadSession bool   // the request carried an Mcp-Session-Id
+	// SigV4 says the proxy signed the request with AWS credentials
+	// instead of sending a bearer token.
+	SigV4 bool
 	// Names renders the settings a Fix refers to in the user's words (a
 	// flag, a YAML key); nil names them by their keys (agentcore.PlainNames).
 	Names agentcore.Namer
@@ -386,6 +389,9 @@ func classify(a answer, uc UpstreamContext) Diagnosis {
 // explainAuth explains a 401 or a 403. ok is false for a 403 that fits no rule
 // of the authorizer, which the caller reports as access_denied.
 func explainAuth(a answer, uc UpstreamContext, q string) (Diagnosis, bool) {
+	if uc.SigV4 {
+		return explainSigV4(a, uc, q)
+	}
 	client := "{client_id}"
 	if uc.ClientID != "" {
 		client = `"` + uc.ClientID + `"`
@@ -435,7 +441,7 @@ func explainAuth(a answer, uc UpstreamContext, q string) (Diagnosis, bool) {
 			(a.has("access_denied") || a.typeIs("AccessDeniedException") || a.has("accessdeniedexception"))) {
 		return Diagnosis{agentcore.ReasonSigV4Runtime,
 			fmt.Sprintf("The runtime is configured for IAM (SigV4) authorization and refuses bearer tokens (%s)", q),
-			fmt.Sprintf("Reconfigure the runtime's inbound authorizer as customJWTAuthorizer with the pool's discoveryUrl and allowedClients %s, or call it with SigV4 instead", client)}, true
+			fmt.Sprintf("Sign the requests with {auth} sigv4, or reconfigure the runtime's inbound authorizer as customJWTAuthorizer with the pool's discoveryUrl and allowedClients %s", client)}, true
 	}
 	if a.has("missing authentication token") {
 		if a.jsonRPC {

@@ -130,6 +130,12 @@ type Config struct {
 	// goroutine, before the callers waiting for that fetch are woken; it
 	// should return quickly.
 	OnFetch func(FetchResult)
+	// SecretSource, if set, supplies the client secret as it changes
+	// (rotation): each fetch uses its current value, and an invalid_client
+	// answer makes the cache ask it to re-read its origin and, if the secret
+	// changed, try once more. ClientSecret is still required: the value
+	// read at start.
+	SecretSource SecretSource
 }
 
 // validate reports every problem with c at once.

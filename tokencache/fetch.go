@@ -54,6 +54,9 @@ func (c *Cache) retrieve() (*oauth2.Token, error) {
 	ctx := context.WithValue(c.ctx, oauth2.HTTPClient, c.cfg.HTTPClient)
 	for attempt := 1; ; attempt++ {
 		tok, err := c.attempt(ctx)
+		if err != nil && c.rotated(ctx, err) {
+			tok, err = c.attempt(ctx)
+		}
 		if err == nil {
 			return tok, nil
 		}
@@ -76,6 +79,7 @@ func (c *Cache) retrieve() (*oauth2.Token, error) {
 func (c *Cache) attempt(ctx context.Context) (*oauth2.Token, error) {
 	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
+	c.syncSecret(ctx)
 	cc, err := c.requestConfig(time.Now())
 	if err != nil {
 		return nil, err

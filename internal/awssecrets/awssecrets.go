@@ -28,7 +28,8 @@ type Source interface {
 	// Secret returns the current value, reading it on first use.
 	Secret(ctx context.Context) (string, error)
 	// Reload reads the value again from its origin, at most once per MinReloadInterval (sooner
-	// calls return false, nil), and reports whether it changed.
+	// calls return false, nil), and reports whether it changed. The first re-read is never held
+	// back: a secret rotated soon after start is picked up at once.
 	Reload(ctx context.Context) (changed bool, err error)
 	// Origin names where the value comes from, for logs: "ssm:/app/mcp/x/cognito_secret",
 	// "secretsmanager:NAME#key", "file:/path", "env:NAME". Never the value.
@@ -140,6 +141,7 @@ type cached struct {
 	value    string
 	loaded   bool
 	lastRead time.Time
+	reloaded bool // Reload has read the origin at least once
 }
 
 func newCached(origin string, log *slog.Logger, read func(context.Context) (string, error)) *cached {
@@ -166,9 +168,10 @@ func (c *cached) Secret(ctx context.Context) (string, error) {
 func (c *cached) Reload(ctx context.Context) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.loaded && c.now().Sub(c.lastRead) < MinReloadInterval {
+	if c.loaded && c.reloaded && c.now().Sub(c.lastRead) < MinReloadInterval {
 		return false, nil
 	}
+	c.reloaded = true
 	old, had := c.value, c.loaded
 	if err := c.readLocked(ctx); err != nil {
 		return false, err
@@ -187,7 +190,7 @@ func (c *cached) readLocked(ctx context.Context) error {
 		return err
 	}
 	if !c.loaded {
-		c.log.Info("secret loaded", "origin", c.origin, "fingerprint", tokencache.Fingerprint(v))
+		c.log.Debug("secret loaded", "origin", c.origin, "fingerprint", tokencache.Fingerprint(v))
 	}
 	c.value, c.loaded = v, true
 	return nil

@@ -72,7 +72,7 @@ func (s *FileSource) refreshLocked() (bool, error) {
 	changed := !first && v != s.value
 	switch {
 	case first:
-		s.log.Info("secret loaded", "origin", s.Origin(), "fingerprint", tokencache.Fingerprint(v))
+		s.log.Debug("secret loaded", "origin", s.Origin(), "fingerprint", tokencache.Fingerprint(v))
 	case changed:
 		s.log.Info("secret changed", "origin", s.Origin(), "old_fingerprint", tokencache.Fingerprint(s.value), "fingerprint", tokencache.Fingerprint(v))
 	}

@@ -13,14 +13,16 @@ import (
 const demoUsage = `agentcore-proxy demo: the proxy in front of an embedded AgentCore Runtime + Cognito emulator.
 
 Usage:
-  agentcore-proxy demo [--listen 127.0.0.1:8080] [--token-lifetime 1h]
+  agentcore-proxy demo [--listen 127.0.0.1:8080] [--token-lifetime 1h] [--auth sigv4]
 
 Needs no AWS account and no network. The emulator issues Cognito-shaped M2M
 access tokens and authorizes them as AgentCore's customJWTAuthorizer does, in
 front of a real MCP server (official Go SDK) with the tools add_numbers,
 multiply_numbers, greet_user and stream_progress. The proxy reaches it
 exactly as it would reach AWS: ARN-encoded invocation URL, discovery, cached
-client_credentials token. Stop with Ctrl-C.
+client_credentials token. With --auth sigv4 the runtime takes only AWS
+SigV4 and the proxy signs each request with the emulator's example access
+key, held in this process (your AWS setup is never read). Stop with Ctrl-C.
 `
 
 // Demo credentials: the emulator's defaults, not secrets of anything real.
@@ -34,8 +36,12 @@ func runDemo(ctx context.Context, args []string, env Env) error {
 	var common commonFlags
 	common.register(fs)
 	lifetime := fs.Duration("token-lifetime", time.Hour, "lifetime of the emulator's access tokens (Cognito allows 5m to 24h; shorter shows refreshes)")
+	auth := fs.String("auth", "oauth", "how the emulated runtime authenticates (`mode`): oauth (a Cognito bearer token) or sigv4 (AWS SigV4, with an in-process example key)")
 	if err := parse(fs, args, env, demoUsage); err != nil {
 		return err
+	}
+	if *auth != config.AuthOAuth && *auth != config.AuthSigV4 {
+		return fmt.Errorf("--auth %q: want oauth or sigv4", *auth)
 	}
 	if *lifetime < time.Second {
 		return fmt.Errorf("--token-lifetime %s: want at least 1s", *lifetime)
@@ -54,6 +60,9 @@ func runDemo(ctx context.Context, args []string, env Env) error {
 		return fmt.Errorf("starting the emulator: %w", err)
 	}
 	defer emu.Close()
+	if *auth == config.AuthSigV4 {
+		return runDemoSigV4(ctx, env, &common, emu, logger)
+	}
 
 	cfg := config.FromFlags(common.listen, config.RouteFlags{
 		RuntimeARN:   emu.RuntimeARN(),

@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/server"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
@@ -51,6 +53,9 @@ type commonFlags struct {
 	maxRetries                               int
 	retryToolCalls                           bool
 	sessionRecovery                          bool
+
+	// awsCredentials, if set, sign SigV4 routes (demo --auth sigv4).
+	awsCredentials aws.CredentialsProvider
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -129,6 +134,7 @@ func (c *commonFlags) serverOptions(logger *slog.Logger) server.Options {
 		MaxStreamDuration: c.maxStreamDuration,
 
 		DisableSessionRecovery: !c.sessionRecovery,
+		AWSCredentials:         c.awsCredentials,
 	}
 	if o.MaxRetries == 0 {
 		o.MaxRetries = -1 // proxy.Options: negative means never
@@ -228,6 +234,7 @@ func (f *routeFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.resource, "resource", "RFC 8707 resource `URI` sent with every token request (default: the resource of the discovered\nprotected resource metadata; \"\" sends none)")
 	fs.StringVar(&rf.Audience, "audience", "", "`audience` parameter sent with every token request (Auth0, Okta custom authorization servers)")
 	fs.Var(&f.tokenParams, "token-param", "extra token request parameter `key=value` (repeatable)")
+	registerAWSFlags(fs, rf)
 	fs.Var(&f.allowedClients, "allowed-client", "`client id` the runtime's authorizer allows (allowedClients), repeatable;\ndefault: --client-id when no --allowed-* rule is given")
 	fs.Var(&f.allowedAudience, "allowed-audience", "`audience` the runtime's authorizer allows (allowedAudience), repeatable")
 	fs.Var(&f.allowedScopes, "allowed-scope", "`scope` the runtime's authorizer allows (allowedScopes), repeatable")

@@ -75,8 +75,9 @@ const (
 
 // Auth is how a route obtains its bearer token.
 type Auth struct {
-	// Type is client_credentials or none. Empty means client_credentials
-	// when any other auth setting is given, none otherwise.
+	// Type is oauth (alias client_credentials), sigv4 or none. Empty means
+	// client_credentials when any other auth setting is given, none
+	// otherwise.
 	Type             string   `yaml:"type"`
 	DiscoveryURL     string   `yaml:"discovery_url"`
 	TokenURL         string   `yaml:"token_url"`
@@ -103,6 +104,12 @@ type Auth struct {
 	Audience string `yaml:"audience"`
 	// TokenParams are extra token request parameters.
 	TokenParams map[string]string `yaml:"token_params"`
+	// AWS sources of the client (aws.go) and the profile of the AWS
+	// credential chain (SigV4 signing, SSM, Secrets Manager).
+	SSMPrefix           string `yaml:"ssm_prefix"`
+	ClientSecretARN     string `yaml:"client_secret_arn"`
+	ClientSecretJSONKey string `yaml:"client_secret_json_key"`
+	AWSProfile          string `yaml:"aws_profile"`
 
 	// secretFromEnv marks a secret given as AGENTCORE_PROXY_CLIENT_SECRET.
 	secretFromEnv bool
@@ -126,7 +133,8 @@ func (a Auth) hasSettings() bool {
 	return a.ClientID != "" || a.DiscoveryURL != "" || a.TokenURL != "" || a.ClientSecretFile != "" ||
 		a.ClientSecretEnv != "" || len(a.Scopes) > 0 || a.TokenAuthStyle != "" || a.secretFromEnv ||
 		a.ClientKeyFile != "" || a.ClientKeyAlg != "" || a.ClientKeyID != "" || a.ClientAssertionAud != "" ||
-		a.Resource != nil || a.Audience != "" || len(a.TokenParams) > 0 || len(a.tokenParamFlags) > 0
+		a.Resource != nil || a.Audience != "" || len(a.TokenParams) > 0 || len(a.tokenParamFlags) > 0 ||
+		a.hasAWSSources()
 }
 
 // EnvClientSecret is the environment variable that may hold the client

@@ -27,7 +27,7 @@ func TestValidateFlags(t *testing.T) {
 		{name: "malformed ARN", modify: func(f *RouteFlags) { f.RuntimeARN = "arn:aws:bedrock-agentcore:us-west-2:123:runtime/x" },
 			want: []string{`--runtime-arn "arn:aws:bedrock-agentcore:us-west-2:123:runtime/x": not an AgentCore runtime ARN (want arn:aws:bedrock-agentcore:REGION:ACCOUNT:runtime/ID): account "123" is not 12 digits`}},
 		{name: "missing client id", modify: func(f *RouteFlags) { f.ClientID = "" }, want: []string{"--client-id is empty"}},
-		{name: "missing secret", modify: func(f *RouteFlags) { f.ClientSecretFile = "" }, want: []string{"give --client-secret-file FILE or set AGENTCORE_PROXY_CLIENT_SECRET"}},
+		{name: "missing secret", modify: func(f *RouteFlags) { f.ClientSecretFile = "" }, want: []string{"no client secret: give --client-secret-file FILE"}},
 		{name: "secret in env", modify: func(f *RouteFlags) { f.ClientSecretFile = ""; f.SecretInEnv = true }},
 		{name: "http non-loopback endpoint", modify: func(f *RouteFlags) { f.EndpointURL = "http://bedrock.example.com" },
 			want: []string{`--endpoint-url "http://bedrock.example.com": proxy: plain http is allowed only to a loopback address`}},

@@ -26,6 +26,12 @@ type RouteFlags struct {
 	AllowedClients     []string
 	AllowedAudience    []string
 	AllowedScopes      []string
+	// Auth is --auth: oauth, sigv4 or none ("" picks from the others).
+	Auth                string
+	AWSProfile          string
+	SSMPrefix           string
+	ClientSecretARN     string
+	ClientSecretJSONKey string
 	// SecretInEnv says AGENTCORE_PROXY_CLIENT_SECRET is set.
 	SecretInEnv bool
 }
@@ -36,7 +42,8 @@ func (f RouteFlags) Empty() bool {
 		f.DiscoveryURL == "" && f.TokenURL == "" && f.ClientID == "" && f.ClientSecretFile == "" &&
 		len(f.Scopes) == 0 && f.TokenAuthStyle == "" && len(f.AllowedClients) == 0 &&
 		len(f.AllowedAudience) == 0 && len(f.AllowedScopes) == 0 && f.ClientKeyFile == "" && f.ClientKeyAlg == "" &&
-		f.ClientKeyID == "" && f.ClientAssertionAud == "" && f.Resource == nil && f.Audience == "" && len(f.TokenParams) == 0
+		f.ClientKeyID == "" && f.ClientAssertionAud == "" && f.Resource == nil && f.Audience == "" && len(f.TokenParams) == 0 &&
+		f.awsEmpty()
 }
 
 // FromFlags returns the configuration the flags describe: one route named
@@ -62,7 +69,7 @@ func FromFlags(listen string, f RouteFlags) *Config {
 			ClientSecretFile: f.ClientSecretFile,
 			Scopes:           f.Scopes,
 			TokenAuthStyle:   f.TokenAuthStyle,
-			secretFromEnv:    f.SecretInEnv && f.ClientSecretFile == "",
+			secretFromEnv:    f.SecretInEnv && f.ClientSecretFile == "" && f.ClientSecretARN == "",
 
 			ClientKeyFile:      f.ClientKeyFile,
 			ClientKeyAlg:       f.ClientKeyAlg,
@@ -71,6 +78,12 @@ func FromFlags(listen string, f RouteFlags) *Config {
 			Resource:           f.Resource,
 			Audience:           f.Audience,
 			tokenParamFlags:    f.TokenParams,
+
+			Type:                f.Auth,
+			AWSProfile:          f.AWSProfile,
+			SSMPrefix:           f.SSMPrefix,
+			ClientSecretARN:     f.ClientSecretARN,
+			ClientSecretJSONKey: f.ClientSecretJSONKey,
 		},
 		Authorizer: Authorizer{
 			AllowedClients:  f.AllowedClients,

@@ -26,8 +26,11 @@ type Resolved struct {
 	ARN *agentcore.RuntimeARN
 	// Qualifier is the AgentCore endpoint name (ARN targets only).
 	Qualifier string
-	// Auth is nil for routes without auth.
+	// Auth is nil for routes without a bearer token (none, sigv4).
 	Auth *ResolvedAuth
+	// SigV4 is set for routes whose requests are signed with AWS
+	// credentials (aws.go).
+	SigV4 *SigV4
 	// Rules are the authorizer's rules the proxy checks each token against
 	// (routes with auth only). With none configured, AllowedClients is the
 	// route's client id, as on a runtime set up the usual way.
@@ -69,6 +72,8 @@ type ResolvedAuth struct {
 	Resource *string
 	Audience string
 	Params   url.Values
+	// AWS holds where the client comes from in AWS, if anywhere (aws.go).
+	AWS AWSSources
 
 	keyFile, keyAlg, keyID string
 	secretFile, secretEnv  string
@@ -210,30 +215,33 @@ func resolveAuth(res *Resolved, a Auth, f func(string, string) string, fromFlags
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	switch a.Kind() {
+	case AuthSigV4:
+		return resolveSigV4(res, a, f)
 	case AuthNone:
 		if res.ARN != nil {
-			bad("%s: an AgentCore runtime needs a bearer token: give %s and %s (the authorization server is found from the runtime, or give %s)", f("auth", "no auth"), f("auth.client_id", "--client-id"), f("auth.client_secret_file", "--client-secret-file"), f("auth.discovery_url", "--discovery-url"))
+			bad("%s: an AgentCore runtime needs a bearer token or AWS signing: give %s and %s (or %s; the authorization server is found from the runtime, or give %s), or %s sigv4", f("auth", "no auth"), f("auth.client_id", "--client-id"), f("auth.client_secret_file", "--client-secret-file"), f("auth.ssm_prefix", "--ssm-prefix"), f("auth.discovery_url", "--discovery-url"), f("auth.type", "--auth"))
 		}
 		if a.hasSettings() {
-			bad("%s is none but other auth settings are given: remove them, or set type to client_credentials", f("auth.type", ""))
+			bad("%s is none but other auth settings are given: remove them, or set it to oauth", f("auth.type", "--auth"))
 		}
 		return errs
-	case AuthClientCredentials:
+	case AuthClientCredentials, AuthOAuth:
 	default:
-		bad("%s %q: want client_credentials or none", f("auth.type", ""), a.Type)
+		bad("%s %q: want oauth (alias client_credentials), sigv4 or none", f("auth.type", "--auth"), a.Type)
 		return errs
 	}
 	ra := &ResolvedAuth{ClientID: a.ClientID, Scopes: a.Scopes, secretFile: a.ClientSecretFile, secretEnv: a.ClientSecretEnv, secretFromEnv: a.secretFromEnv, field: f}
-	if a.ClientID == "" {
+	errs = append(errs, resolveAWSSources(ra, a, f)...)
+	if a.ClientID == "" && a.SSMPrefix == "" {
 		bad("%s is empty: give the app client id of the M2M client (Cognito console: App integration > App clients)", f("auth.client_id", "--client-id"))
 	}
 	keyed := a.TokenAuthStyle == "private_key_jwt" || (a.TokenAuthStyle == "" && a.ClientKeyFile != "")
 	if keyed {
 		ra.secretFromEnv = false // a secret in the environment is not needed
 	}
-	if !keyed && a.ClientSecretFile == "" && a.ClientSecretEnv == "" && !a.secretFromEnv {
+	if !keyed && a.ClientSecretFile == "" && a.ClientSecretEnv == "" && !a.secretFromEnv && a.ClientSecretARN == "" && a.SSMPrefix == "" {
 		if fromFlags {
-			bad("no client secret: give --client-secret-file FILE or set %s", EnvClientSecret)
+			bad("no client secret: give --client-secret-file FILE, --client-secret-arn ARN or --ssm-prefix PREFIX, or set %s", EnvClientSecret)
 		} else {
 			bad("%s: give client_secret_file or client_secret_env (secrets never go in the YAML file)", f("auth", ""))
 		}

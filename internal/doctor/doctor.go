@@ -106,13 +106,27 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 		auth.Wait()
 	}()
 
+	var transport http.RoundTripper
+	if r.SigV4 != nil {
+		c.run("AWS signing", func() (detail string, err error) {
+			transport, detail, err = checkSigV4(ctx, auth, r)
+			return detail, err
+		})
+	}
 	if r.Auth == nil {
+		why := "no auth on this route"
+		if r.SigV4 != nil {
+			why = "requests are signed with AWS SigV4: no token"
+		}
 		for _, name := range []string{"discovery", "token", "authorizer rules"} {
-			c.skip(name, "no auth on this route")
+			c.skip(name, why)
 		}
 	} else {
 		var d *tokencache.Discovery
 		var token string
+		if r.Auth.AWS.Any() {
+			c.run("client from AWS", func() (string, error) { return checkAWSSources(ctx, auth, r) })
+		}
 		c.run("discovery", func() (string, error) {
 			var err error
 			if d, err = auth.Discover(ctx, r); err != nil {
@@ -157,8 +171,10 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 	}
 	if r.ARN == nil {
 		c.skip("protected-resource metadata", "not an AgentCore runtime")
+	} else if r.SigV4 != nil {
+		c.skip("protected-resource metadata", "a SigV4 runtime has no OAuth metadata")
 	}
-	c.run("MCP initialize and tools/list", func() (string, error) { return checkMCP(ctx, r, tokens, opts) })
+	c.run("MCP initialize and tools/list", func() (string, error) { return checkMCP(ctx, r, tokens, transport, opts) })
 	return c.report(r)
 }
 
@@ -253,8 +269,8 @@ func checkMetadata(ctx context.Context, client *http.Client, r config.Resolved, 
 
 // checkMCP serves the route's real proxy handler on a loopback port and
 // runs MCP initialize and tools/list through it with the Go SDK client.
-func checkMCP(ctx context.Context, r config.Resolved, tokens proxy.TokenSource, opts Options) (string, error) {
-	p, err := proxy.New(proxy.Options{Route: r.Name, Target: r.Upstream, Tokens: tokens, UserAgent: opts.userAgent(), Upstream: server.UpstreamContext(r)})
+func checkMCP(ctx context.Context, r config.Resolved, tokens proxy.TokenSource, transport http.RoundTripper, opts Options) (string, error) {
+	p, err := proxy.New(proxy.Options{Route: r.Name, Target: r.Upstream, Tokens: tokens, Transport: transport, UserAgent: opts.userAgent(), Upstream: server.UpstreamContext(r)})
 	if err != nil {
 		return "", err
 	}

@@ -284,6 +284,8 @@ func (e *Emulator) authenticateClient(r *http.Request) (Client, bool) {
 }
 
 func (e *Emulator) lookupClient(id, secret string) (Client, bool) {
+	e.mu.Lock() // SetClientSecret replaces the clients
+	defer e.mu.Unlock()
 	for _, c := range e.cfg.Clients {
 		if c.ID == id && id != "" && subtle.ConstantTimeCompare([]byte(c.Secret), []byte(secret)) == 1 {
 			return c, true

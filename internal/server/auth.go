@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
@@ -34,6 +36,9 @@ type AuthOptions struct {
 	// fetches and key-set refreshes (metrics).
 	OnFetch       func(route string) func(tokencache.FetchResult)
 	OnJWKSRefresh func(route string) func(error)
+	// AWSCredentials, if set, sign SigV4 routes instead of the default AWS
+	// credential chain (the demo's in-process key).
+	AWSCredentials aws.CredentialsProvider
 }
 
 // AuthSetup builds the token machinery of routes, in one place for serve,
@@ -47,6 +52,7 @@ type AuthSetup struct {
 	all    []*RouteAuth
 	caches []*tokencache.Cache
 	discoveryState
+	aws *awsState // secrets.go
 }
 
 // NewAuthSetup returns an AuthSetup for opts.
@@ -74,6 +80,9 @@ func (a *AuthSetup) CloseIdleConnections() { a.client.CloseIdleConnections() }
 // discovery URL nor a token URL (see Found). A route with only a token URL
 // gets an empty document.
 func (a *AuthSetup) Discover(ctx context.Context, r config.Resolved) (*tokencache.Discovery, error) {
+	if err := a.ReadSources(ctx, r); err != nil {
+		return nil, err
+	}
 	return a.discover(ctx, r)
 }
 
@@ -91,7 +100,7 @@ func (a *AuthSetup) TokenConfig(r config.Resolved, d *tokencache.Discovery) (tok
 	}
 	cfg := tokencache.Config{
 		TokenURL: tokenURL, ClientID: ra.ClientID, ClientSecret: ra.Secret, Scopes: ra.Scopes,
-		Logger: a.opts.Logger.With("route", r.Name), HTTPClient: a.client,
+		Logger: a.opts.Logger.With("route", r.Name), HTTPClient: a.client, SecretSource: ra.AWS.Source,
 	}
 	a.tokenRequest(&cfg, r, d)
 	if a.opts.OnFetch != nil {
@@ -107,6 +116,9 @@ func (a *AuthSetup) TokenConfig(r config.Resolved, d *tokencache.Discovery) (tok
 func (a *AuthSetup) Checker(life context.Context, r config.Resolved, d *tokencache.Discovery) (*jwtcheck.Checker, error) {
 	if d.Issuer == "" || d.JWKSURI == "" {
 		return nil, nil // no key set: opaque tokens, not checked locally
+	}
+	if len(r.Rules.AllowedClients)+len(r.Rules.AllowedAudience)+len(r.Rules.AllowedScopes)+len(r.Rules.CustomClaims) == 0 && r.Auth.ClientID != "" {
+		r.Rules.AllowedClients = []string{r.Auth.ClientID} // a client id read from SSM
 	}
 	cfg := jwtcheck.Config{Issuer: d.Issuer, JWKSURI: d.JWKSURI, Rules: r.Rules, Logger: a.opts.Logger.With("route", r.Name), HTTPClient: a.client}
 	if a.opts.OnJWKSRefresh != nil {

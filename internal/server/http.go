@@ -50,6 +50,10 @@ type routeReadiness struct {
 	Reason      string    `json:"reason,omitempty"`
 	ExpiresAt   time.Time `json:"token_expires_at,omitzero"`
 	Fingerprint string    `json:"token_fingerprint,omitempty"`
+	// Auth is "sigv4" for a route signed with AWS credentials, whose
+	// access key SignerFingerprint identifies.
+	Auth              string `json:"auth,omitempty"`
+	SignerFingerprint string `json:"aws_access_key_fingerprint,omitempty"`
 }
 
 // readyz answers 200 when every route that needs a token holds a valid one.
@@ -58,6 +62,9 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	report := map[string]routeReadiness{}
 	for _, r := range s.routes {
 		rr := routeReadiness{Ready: true}
+		if r.sigv4 != nil {
+			rr = r.sigv4.readiness()
+		}
 		if st, ok := r.tokenState(); ok {
 			rr = routeReadiness{Ready: st.Valid, ExpiresAt: st.ExpiresAt, Fingerprint: st.Fingerprint}
 			if !st.Valid {

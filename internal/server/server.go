@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -52,6 +53,9 @@ type Options struct {
 	// DisableSessionRecovery turns off re-initializing MCP sessions the
 	// upstream lost (proxy.Options.SessionRecovery), which is on by default.
 	DisableSessionRecovery bool
+	// AWSCredentials, if set, sign SigV4 routes instead of the default AWS
+	// credential chain.
+	AWSCredentials aws.CredentialsProvider
 }
 
 // UserAgent is what the proxy sends upstream.
@@ -81,7 +85,8 @@ type Server struct {
 type route struct {
 	config.Resolved
 	handler http.Handler
-	auth    *RouteAuth // nil for routes without auth
+	auth    *RouteAuth  // nil for routes without auth
+	sigv4   *SigV4Route // set for routes signed with AWS SigV4
 }
 
 // New discovers each route's token endpoint, builds one token cache per
@@ -98,7 +103,7 @@ func New(ctx context.Context, routes []config.Resolved, opts Options) (_ *Server
 		recorder: newRecorder()}
 	s.metrics = newMetrics(opts)
 	s.auth = NewAuthSetup(AuthOptions{Logger: opts.Logger, FetchTimeout: opts.TokenFetchTimeout, Transport: opts.Transport,
-		OnFetch: s.metrics.onFetch, OnJWKSRefresh: s.metrics.onJWKSRefresh})
+		OnFetch: s.metrics.onFetch, OnJWKSRefresh: s.metrics.onJWKSRefresh, AWSCredentials: opts.AWSCredentials})
 	defer func() {
 		s.auth.CloseIdleConnections()
 		if err != nil {
@@ -118,12 +123,20 @@ func New(ctx context.Context, routes []config.Resolved, opts Options) (_ *Server
 			}
 			rt.auth, tokens = ra, ra.Tokens(r.Names())
 		}
+		var transport http.RoundTripper = s.upstream
+		if r.SigV4 != nil {
+			if rt.sigv4, err = s.auth.SigV4(ctx, r, s.upstream, opts.MaxBodyBytes); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			transport = rt.sigv4.Transport
+		}
 		p, err := proxy.New(proxy.Options{
 			Route:     r.Name,
 			Target:    r.Upstream,
 			Tokens:    tokens,
 			UserAgent: opts.UserAgent(),
-			Transport: s.upstream,
+			Transport: transport,
 			Logger:    s.logger,
 			Upstream:  UpstreamContext(r),
 
@@ -165,6 +178,7 @@ func UpstreamContext(r config.Resolved) proxy.UpstreamContext {
 	if r.Auth != nil {
 		uc.ClientID = r.Auth.ClientID
 	}
+	uc.SigV4 = r.SigV4 != nil
 	return uc
 }
 

@@ -116,6 +116,11 @@ func (s *Server) snapshot() statuspage.Status {
 		sr := statuspage.Route{Name: r.Name, Path: r.Path, Target: Describe(r.Resolved), Auth: r.auth != nil,
 			Requests: c.requests, Errors: c.errors,
 			SessionRecovery: !s.opts.DisableSessionRecovery, Recoveries: s.recoveries.get(r.Name)}
+		if r.sigv4 != nil {
+			var ready bool
+			sr.Signing, ready = r.sigv4.describe()
+			st.Ready = st.Ready && ready
+		}
 		if ts, ok := r.tokenState(); ok {
 			tok := &statuspage.Token{Valid: ts.Valid, ExpiresAt: ts.ExpiresAt, FetchedAt: ts.FetchedAt,
 				Fingerprint: ts.Fingerprint, LastErrorAt: ts.LastErrorAt}

@@ -48,6 +48,10 @@ type Route struct {
 	// not_replayable).
 	SessionRecovery bool             `json:"session_recovery"`
 	Recoveries      map[string]int64 `json:"session_recoveries,omitempty"`
+
+	// Signing describes AWS SigV4 signing (service, region, access key
+	// fingerprint); "" for a route that sends a bearer token or nothing.
+	Signing string `json:"signing,omitempty"`
 }
 
 // Discovery is what a route learned of its authorization server and from

@@ -35,6 +35,7 @@ type view struct {
 type routeView struct {
 	Name, Path, Target string
 	Auth               bool
+	Signing            string
 	TokenState         string
 	TokenClass         string // ok, warn, bad or muted
 	FetchedAt          string
@@ -97,7 +98,7 @@ func newView(s Status) view {
 
 func newRouteView(r Route, now time.Time) routeView {
 	rv := routeView{
-		Name: r.Name, Path: r.Path, Target: r.Target, Auth: r.Auth,
+		Name: r.Name, Path: r.Path, Target: r.Target, Auth: r.Auth, Signing: r.Signing,
 		Requests: r.Requests, Errors: r.Errors, Discovery: r.Discovery,
 	}
 	rv.TokenState, rv.TokenClass = tokenState(r, now)
@@ -120,6 +121,8 @@ func newRouteView(r Route, now time.Time) routeView {
 func tokenState(r Route, now time.Time) (text, class string) {
 	t := r.Token
 	switch {
+	case r.Signing != "" && t == nil:
+		return "no token: requests are signed with AWS SigV4", "ok"
 	case !r.Auth && t == nil:
 		return "no token (route without auth)", "muted"
 	case t == nil:

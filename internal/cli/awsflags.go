@@ -1,0 +1,17 @@
+package cli
+
+import (
+	"flag"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+)
+
+// registerAWSFlags adds the flags of AWS signing and of an OAuth client
+// kept in SSM Parameter Store or Secrets Manager.
+func registerAWSFlags(fs *flag.FlagSet, rf *config.RouteFlags) {
+	fs.StringVar(&rf.Auth, "auth", "", "how the upstream authenticates requests (`mode`): oauth (a bearer token, client_credentials),\nsigv4 (AWS Signature V4 with the AWS credential chain, for a runtime without a JWT authorizer)\nor none; default oauth when OAuth settings are given, none otherwise")
+	fs.StringVar(&rf.AWSProfile, "aws-profile", "", "AWS shared-config `profile` for signing and for SSM / Secrets Manager (default AWS_PROFILE, else default)")
+	fs.StringVar(&rf.SSMPrefix, "ssm-prefix", "", "read the OAuth client from SSM Parameter Store: `PREFIX`/machine_client_id, PREFIX/cognito_secret\n(SecureString) and PREFIX/cognito_discovery_url; explicit flags override the matching parameter")
+	fs.StringVar(&rf.ClientSecretARN, "client-secret-arn", "", "Secrets Manager secret (`ARN or name`) holding the client secret, itself or as JSON {\"client_secret\": ...}")
+	fs.StringVar(&rf.ClientSecretJSONKey, "client-secret-json-key", "", "with --client-secret-arn: the JSON `key` holding the client secret (default client_secret)")
+}
