@@ -72,7 +72,9 @@ unit:
 # Short, bounded runs of every fuzz target (seed corpora run in `unit` too).
 FUZZ_TARGETS := agentcore:FuzzParseRuntimeARN proxy:FuzzSniffRequest proxy:FuzzDiagnose proxy:FuzzSSEToJSON \
 	internal/config:FuzzParse jwtcheck:FuzzCheckClaims jwtcheck:FuzzDecode \
-	internal/server:FuzzGuardHeaders internal/doctor:FuzzResourceMetadata
+	internal/server:FuzzGuardHeaders internal/doctor:FuzzResourceMetadata \
+	tokencache:FuzzParseChallenges tokencache:FuzzDecodeResourceMetadata tokencache:FuzzDecodeServerMetadata \
+	tokencache:FuzzParseClientKey internal/stdio:FuzzReadLine internal/stdio:FuzzReadEvents
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
