@@ -1,3 +1,5 @@
+//go:build unix
+
 // The MCP conformance suite (@modelcontextprotocol/conformance 0.1.16, on the
 // Node 22 pinned in package.json) run against clients built on this module.
 package conformance_test

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Tests of tokencache and jwtcheck against a real provider: panva's
 // oidc-provider, started by provider.mjs on Node 22 (npm ci in this
 // directory, or .ci/install-deps).
