@@ -79,7 +79,7 @@ FUZZ_TARGETS := agentcore:FuzzParseRuntimeARN proxy:FuzzSniffRequest proxy:FuzzD
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "go test -fuzz=$${t#*:} -fuzztime=$(FUZZTIME) ./$${t%%:*}"; \
-		go test -run='^$$' -fuzz="^$${t#*:}$$" -fuzztime=$(FUZZTIME) ./$${t%%:*} > /dev/null; \
+		out=$$(go test -run='^$$' -fuzz="^$${t#*:}$$" -fuzztime=$(FUZZTIME) ./$${t%%:*} 2>&1) || { echo "$$out"; exit 1; }; \
 	done
 
 build:
