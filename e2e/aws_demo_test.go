@@ -25,7 +25,8 @@ func TestDemoSigV4(t *testing.T) {
 		"AWS_CONFIG_FILE": bad, "AWS_PROFILE": "broken", "AWS_ENDPOINT_URL": "http://127.0.0.1:1"})
 	p := startProxy(t, nil, "demo", "--listen", "127.0.0.1:0", "--log-format", "json", "--auth", "sigv4")
 	waitReady(t, p)
-	if out := p.stdout.String(); !strings.Contains(out, "Signing:       AWS SigV4, service bedrock-agentcore, region us-west-2, example access key "+fingerprint(emulator.DefaultAWSCredential.AccessKeyID)) {
+	want := "Signing:       AWS SigV4, service bedrock-agentcore, region us-west-2, example access key " + fingerprint(emulator.DefaultAWSCredential.AccessKeyID)
+	if out := waitStdout(p, want); !strings.Contains(out, want) {
 		t.Errorf("demo banner does not show the signing mode:\n%s", out)
 	}
 	cs := connect(t, p.MCPURL(), nil)

@@ -159,7 +159,7 @@ func TestDemoCommand(t *testing.T) {
 	if got := callText(t, cs, "greet_user", map[string]any{"name": "Alice"}); got != "Hello, Alice! Nice to meet you." {
 		t.Errorf("greet_user(Alice) = %q", got)
 	}
-	out := p.stdout.String()
+	out := waitStdout(p, "Ctrl-C")
 	for _, w := range []string{p.MCPURL(), `"type": "http"`, "Ctrl-C"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("demo banner lacks %q:\n%s", w, out)

@@ -206,3 +206,17 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// waitStdout waits until what the command printed holds want (the banner's
+// later lines may arrive after the line startProxy waits for), and returns
+// it; past 10 s it returns what there is.
+func waitStdout(p *runningProxy, want string) string {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out := p.stdout.String()
+		if strings.Contains(out, want) || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronization
+	}
+}

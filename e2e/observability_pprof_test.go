@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/emulator"
 )
@@ -16,15 +15,9 @@ func TestPprofOnlyOnTheMetricsListener(t *testing.T) {
 	emu := startEmulator(t, emulator.Config{})
 	p := startProxy(t, map[string]string{"AGENTCORE_PROXY_CLIENT_SECRET": testClientSecret},
 		proxyFlags(emu, "--metrics-listen", "127.0.0.1:0", "--pprof")...)
-	// The banner's later lines may still be on their way.
-	var m []string
-	for deadline := time.Now().Add(10 * time.Second); m == nil; {
-		if m = probesLine.FindStringSubmatch(p.stdout.String()); m == nil {
-			if time.Now().After(deadline) {
-				t.Fatalf("no metrics address in the banner:\n%s", p.stdout.String())
-			}
-			time.Sleep(10 * time.Millisecond) // polling interval, not synchronization
-		}
+	m := probesLine.FindStringSubmatch(waitStdout(p, "metrics and probes on"))
+	if m == nil {
+		t.Fatalf("no metrics address in the banner:\n%s", p.stdout.String())
 	}
 	if status, body := httpGet(t, "http://"+m[1]+"/debug/pprof/"); status != http.StatusOK || !strings.Contains(body, "goroutine") {
 		t.Errorf("GET /debug/pprof/ on --metrics-listen = %d, want 200 with the profile index", status)
