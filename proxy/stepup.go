@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -47,9 +46,7 @@ func (t *bearerTransport) stepUp(req *http.Request, resp *http.Response) (*http.
 		}
 		return resp, nil
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, diagnoseBytes))
-	resp.Body.Close()
-	return t.base.RoundTrip(withBearer(req, token, body))
+	return t.resend(req, resp, token, body)
 }
 
 // explainStepUp explains a 403 insufficient_scope challenge that names the

@@ -104,10 +104,15 @@ func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return resp, nil
 	}
-	// Drain a little so the connection can be reused, then try again.
+	return t.resend(req, resp, fresh, body)
+}
+
+// resend drops the upstream's answer resp, draining a little of it so that
+// the connection can be reused, and sends req again with token and body.
+func (t *bearerTransport) resend(req *http.Request, resp *http.Response, token string, body io.ReadCloser) (*http.Response, error) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, diagnoseBytes))
 	resp.Body.Close()
-	return t.base.RoundTrip(withBearer(req, fresh, body))
+	return t.base.RoundTrip(withBearer(req, token, body))
 }
 
 // freshTokenCouldHelp reads the start of a 401 answer, puts it back, and
