@@ -4,6 +4,8 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -86,4 +88,53 @@ func stringLiterals(f *ast.File) []string {
 		return true
 	})
 	return out
+}
+
+// TestMakeFuzzListsEveryTarget fails when a fuzz target is missing from
+// FUZZ_TARGETS in the Makefile: make fuzz would never explore it.
+func TestMakeFuzzListsEveryTarget(t *testing.T) {
+	root := filepath.Join("..", "..")
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?ms)^FUZZ_TARGETS :=(.*?)\n\n`).FindSubmatch(mk)
+	if m == nil {
+		t.Fatal("Makefile: no FUZZ_TARGETS := ... block")
+	}
+	listed := map[string]bool{}
+	for _, f := range strings.Fields(strings.ReplaceAll(string(m[1]), "\\", " ")) {
+		listed[f] = true
+	}
+	fuzzRe := regexp.MustCompile(`(?m)^func (Fuzz\w+)\(f \*testing\.F\)`)
+	found := 0
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == "deploy" || strings.HasPrefix(d.Name(), ".")) && path != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(path))
+		for _, fm := range fuzzRe.FindAllStringSubmatch(string(src), -1) {
+			found++
+			if target := filepath.ToSlash(rel) + ":" + fm[1]; !listed[target] {
+				t.Errorf("%s: %s is not in the Makefile's FUZZ_TARGETS; add %s", path, fm[1], target)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found == 0 {
+		t.Fatal("found no fuzz target: the walk is broken")
+	}
 }
