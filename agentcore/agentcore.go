@@ -61,6 +61,8 @@ const (
 	SettingAssertionAud   Setting = "client_assertion_aud"
 	SettingResource       Setting = "resource"
 	SettingAudience       Setting = "audience"
+	// SettingStepUp turns a route's scope step-up on or off.
+	SettingStepUp Setting = "step_up"
 	// SettingAuth is the route's authentication mode: oauth, sigv4 or none.
 	SettingAuth Setting = "auth"
 )
@@ -69,7 +71,7 @@ const (
 func Settings() []Setting {
 	return []Setting{SettingRuntimeARN, SettingQualifier, SettingEndpointURL, SettingUpstreamURL, SettingDiscoveryURL,
 		SettingTokenURL, SettingClientID, SettingClientSecret, SettingScope, SettingMaxBodyBytes,
-		SettingTokenAuthStyle, SettingClientKey, SettingAssertionAud, SettingResource, SettingAudience, SettingAuth}
+		SettingTokenAuthStyle, SettingClientKey, SettingAssertionAud, SettingResource, SettingAudience, SettingAuth, SettingStepUp}
 }
 
 // A Namer returns the name a user knows a setting by, such as "--client-id"

@@ -10,6 +10,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 )
 
@@ -169,6 +170,32 @@ func (o *optionalFlag) Set(v string) error {
 	o.value, o.set = v, true
 	return nil
 }
+
+// boolFlag is a boolean flag that tells "not given" from "given": nil
+// until set. def is the value when not given, for --help.
+type boolFlag struct {
+	value *bool
+	def   bool
+}
+
+func (b *boolFlag) String() string {
+	if b == nil || b.value == nil {
+		return strconv.FormatBool(b != nil && b.def)
+	}
+	return strconv.FormatBool(*b.value)
+}
+
+func (b *boolFlag) Set(v string) error {
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	b.value = &on
+	return nil
+}
+
+// IsBoolFlag lets --name stand for --name=true.
+func (b *boolFlag) IsBoolFlag() bool { return true }
 
 // listFlag is a repeatable string flag.
 type listFlag []string

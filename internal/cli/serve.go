@@ -212,6 +212,7 @@ type routeFlags struct {
 	scopes, allowedClients, allowedAudience, allowedScopes listFlag
 	tokenParams                                            listFlag
 	resource                                               optionalFlag
+	stepUp                                                 boolFlag
 }
 
 func (f *routeFlags) register(fs *flag.FlagSet) {
@@ -234,6 +235,8 @@ func (f *routeFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.resource, "resource", "RFC 8707 resource `URI` sent with every token request (default: the resource of the discovered\nprotected resource metadata; \"\" sends none)")
 	fs.StringVar(&rf.Audience, "audience", "", "`audience` parameter sent with every token request (Auth0, Okta custom authorization servers)")
 	fs.Var(&f.tokenParams, "token-param", "extra token request parameter `key=value` (repeatable)")
+	f.stepUp.def = true
+	fs.Var(&f.stepUp, "step-up", "on a 403 insufficient_scope, request a token with the scopes asked for and resend once\n(per route; at most 8 scope sets of at most 1024 bytes); false: pass the 403 on")
 	registerAWSFlags(fs, rf)
 	fs.Var(&f.allowedClients, "allowed-client", "`client id` the runtime's authorizer allows (allowedClients), repeatable;\ndefault: --client-id when no --allowed-* rule is given")
 	fs.Var(&f.allowedAudience, "allowed-audience", "`audience` the runtime's authorizer allows (allowedAudience), repeatable")
@@ -249,6 +252,7 @@ func (f *routeFlags) load(fs *flag.FlagSet, listen string, env Env) (*config.Con
 	if f.resource.set {
 		f.rf.Resource = &f.resource.value
 	}
+	f.rf.StepUp = f.stepUp.value
 	cfg, err := loadConfig(f.configFile, listen, fs, f.rf)
 	if err != nil {
 		return nil, nil, err

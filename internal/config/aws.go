@@ -125,6 +125,7 @@ func resolveSigV4(res *Resolved, a Auth, f func(string, string) string) []error 
 			{a.ClientKeyID != "", "auth.client_key_id", "--client-key-id"}, {a.ClientAssertionAud != "", "auth.client_assertion_aud", "--client-assertion-aud"},
 			{a.Resource != nil, "auth.resource", "--resource"}, {a.Audience != "", "auth.audience", "--audience"},
 			{len(a.TokenParams) > 0 || len(a.tokenParamFlags) > 0, "auth.token_params", "--token-param"},
+			{a.StepUp != nil, "auth.step_up", "--step-up"},
 		} {
 			if s.set {
 				given = append(given, f(s.yaml, s.flag))

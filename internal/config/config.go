@@ -102,6 +102,9 @@ type Auth struct {
 	Resource *string `yaml:"resource"`
 	// Audience is the audience parameter (Auth0, Okta custom servers).
 	Audience string `yaml:"audience"`
+	// StepUp, when false, turns off step-up on 403 insufficient_scope
+	// (nil: on).
+	StepUp *bool `yaml:"step_up"`
 	// TokenParams are extra token request parameters.
 	TokenParams map[string]string `yaml:"token_params"`
 	// AWS sources of the client (aws.go) and the profile of the AWS
@@ -133,7 +136,7 @@ func (a Auth) hasSettings() bool {
 	return a.ClientID != "" || a.DiscoveryURL != "" || a.TokenURL != "" || a.ClientSecretFile != "" ||
 		a.ClientSecretEnv != "" || len(a.Scopes) > 0 || a.TokenAuthStyle != "" || a.secretFromEnv ||
 		a.ClientKeyFile != "" || a.ClientKeyAlg != "" || a.ClientKeyID != "" || a.ClientAssertionAud != "" ||
-		a.Resource != nil || a.Audience != "" || len(a.TokenParams) > 0 || len(a.tokenParamFlags) > 0 ||
+		a.Resource != nil || a.Audience != "" || len(a.TokenParams) > 0 || len(a.tokenParamFlags) > 0 || a.StepUp != nil ||
 		a.hasAWSSources()
 }
 

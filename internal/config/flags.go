@@ -34,6 +34,8 @@ type RouteFlags struct {
 	ClientSecretJSONKey string
 	// SecretInEnv says AGENTCORE_PROXY_CLIENT_SECRET is set.
 	SecretInEnv bool
+	// StepUp is --step-up (nil: not given, which means on).
+	StepUp *bool
 }
 
 // Empty reports whether no route flag was given.
@@ -42,7 +44,7 @@ func (f RouteFlags) Empty() bool {
 		f.DiscoveryURL == "" && f.TokenURL == "" && f.ClientID == "" && f.ClientSecretFile == "" &&
 		len(f.Scopes) == 0 && f.TokenAuthStyle == "" && len(f.AllowedClients) == 0 &&
 		len(f.AllowedAudience) == 0 && len(f.AllowedScopes) == 0 && f.ClientKeyFile == "" && f.ClientKeyAlg == "" &&
-		f.ClientKeyID == "" && f.ClientAssertionAud == "" && f.Resource == nil && f.Audience == "" && len(f.TokenParams) == 0 &&
+		f.ClientKeyID == "" && f.ClientAssertionAud == "" && f.Resource == nil && f.Audience == "" && len(f.TokenParams) == 0 && f.StepUp == nil &&
 		f.awsEmpty()
 }
 
@@ -78,6 +80,7 @@ func FromFlags(listen string, f RouteFlags) *Config {
 			Resource:           f.Resource,
 			Audience:           f.Audience,
 			tokenParamFlags:    f.TokenParams,
+			StepUp:             f.StepUp,
 
 			Type:                f.Auth,
 			AWSProfile:          f.AWSProfile,

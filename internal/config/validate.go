@@ -74,6 +74,9 @@ type ResolvedAuth struct {
 	Params   url.Values
 	// AWS holds where the client comes from in AWS, if anywhere (aws.go).
 	AWS AWSSources
+	// NoStepUp turns off step-up: a 403 insufficient_scope goes to the
+	// client as it came.
+	NoStepUp bool
 
 	keyFile, keyAlg, keyID string
 	secretFile, secretEnv  string
@@ -230,7 +233,8 @@ func resolveAuth(res *Resolved, a Auth, f func(string, string) string, fromFlags
 		bad("%s %q: want oauth (alias client_credentials), sigv4 or none", f("auth.type", "--auth"), a.Type)
 		return errs
 	}
-	ra := &ResolvedAuth{ClientID: a.ClientID, Scopes: a.Scopes, secretFile: a.ClientSecretFile, secretEnv: a.ClientSecretEnv, secretFromEnv: a.secretFromEnv, field: f}
+	ra := &ResolvedAuth{ClientID: a.ClientID, Scopes: a.Scopes, secretFile: a.ClientSecretFile, secretEnv: a.ClientSecretEnv, secretFromEnv: a.secretFromEnv, field: f,
+		NoStepUp: a.StepUp != nil && !*a.StepUp}
 	errs = append(errs, resolveAWSSources(ra, a, f)...)
 	if a.ClientID == "" && a.SSMPrefix == "" {
 		bad("%s is empty: give the app client id of the M2M client (Cognito console: App integration > App clients)", f("auth.client_id", "--client-id"))
@@ -371,6 +375,7 @@ var settingNames = map[agentcore.Setting][2]string{
 	agentcore.SettingAssertionAud:   {"auth.client_assertion_aud", "--client-assertion-aud"},
 	agentcore.SettingResource:       {"auth.resource", "--resource"},
 	agentcore.SettingAudience:       {"auth.audience", "--audience"},
+	agentcore.SettingStepUp:         {"auth.step_up", "--step-up"},
 }
 
 // FlagNames names each setting by its serve flag, e.g. --client-id.

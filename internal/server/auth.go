@@ -51,6 +51,8 @@ type AuthSetup struct {
 	shared map[string]*RouteAuth
 	all    []*RouteAuth
 	caches []*tokencache.Cache
+	// steppers are the routes' step-up states, one per route.
+	steppers []*scopeStepper
 	discoveryState
 	aws *awsState // secrets.go
 }
@@ -146,8 +148,10 @@ type RouteAuth struct {
 	opaque atomic.Bool
 	// Resource is the resource parameter the token requests carry.
 	Resource string
-	// stepper gets tokens with more scopes on 403 insufficient_scope.
-	stepper *scopeStepper
+	// life and cfg are the cache's lifetime and configuration, which each
+	// route's step-up starts from.
+	life context.Context
+	cfg  tokencache.Config
 	// rediscover re-probes a zero-config upstream after a refused token.
 	rediscover *rediscovery
 	// key signs private_key_jwt assertions; nil with a secret.
@@ -171,7 +175,7 @@ func (a *AuthSetup) Route(ctx, life context.Context, r config.Resolved) (*RouteA
 	if ra, ok := a.shared[key]; ok {
 		return ra, nil
 	}
-	ra := &RouteAuth{Discovery: d, Resource: cfg.Resource, key: cfg.ClientKey}
+	ra := &RouteAuth{Discovery: d, Resource: cfg.Resource, key: cfg.ClientKey, life: life}
 	if ra.Checker, err = a.Checker(life, r, d); err != nil {
 		return nil, err
 	}
@@ -199,7 +203,7 @@ func (a *AuthSetup) Route(ctx, life context.Context, r config.Resolved) (*RouteA
 	if ra.Cache, err = a.newCache(life, r.Name, cfg); err != nil {
 		return nil, err
 	}
-	ra.stepper = newScopeStepper(a, life, cfg, r.Name)
+	ra.cfg = cfg
 	if f := a.Found(r); f != nil && f.Source == SourceUpstream {
 		ra.rediscover = &rediscovery{setup: a, life: life, r: r}
 	}
@@ -264,6 +268,9 @@ func (a *AuthSetup) Wait() {
 	for _, c := range a.caches {
 		<-c.Done()
 	}
+	for _, s := range a.steppers {
+		s.wait()
+	}
 }
 
 // Claims summarises the claims of the last token that passed the checks,
@@ -275,10 +282,22 @@ func (ra *RouteAuth) Claims() string {
 	return ""
 }
 
-// Tokens returns the token source the proxy uses: the cache, whose failures
-// carry their reason code and a fix naming the settings by names.
-func (ra *RouteAuth) Tokens(names agentcore.Namer) proxy.TokenSource {
-	return tokenSource{cache: ra.Cache, names: names, step: ra.stepper, rediscover: ra.rediscover, key: ra.key}
+// Tokens returns the token source route r's proxy uses: ra's cache, whose
+// failures carry their reason code and a fix naming the settings in r's
+// words, and r's own step-up, which no other route shares even when they
+// share ra. Call it once per route, before serving.
+func (a *AuthSetup) Tokens(r config.Resolved, ra *RouteAuth) proxy.TokenSource {
+	cfg := ra.cfg
+	cfg.Logger = a.opts.Logger.With("route", r.Name)
+	if a.opts.OnFetch != nil {
+		cfg.OnFetch = a.opts.OnFetch(r.Name)
+	}
+	step := newScopeStepper(ra.life, cfg, r.Name, a.opts.Logger)
+	if r.Auth.NoStepUp {
+		step.off, step.offName = true, agentcore.Render("{step_up}", r.Names())
+	}
+	a.steppers = append(a.steppers, step)
+	return tokenSource{cache: ra.Cache, names: r.Names(), step: step, rediscover: ra.rediscover, key: ra.key}
 }
 
 // NewTokenSource returns cache as a proxy.TokenSource whose failures carry

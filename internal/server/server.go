@@ -121,7 +121,7 @@ func New(ctx context.Context, routes []config.Resolved, opts Options) (_ *Server
 				errs = append(errs, err)
 				continue
 			}
-			rt.auth, tokens = ra, ra.Tokens(r.Names())
+			rt.auth, tokens = ra, s.auth.Tokens(r, ra)
 		}
 		var transport http.RoundTripper = s.upstream
 		if r.SigV4 != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -11,29 +12,63 @@ import (
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
 
+// Step-up limits, per route. A route's scope sets only grow (each step-up
+// asks for the union of the scopes held and those challenged), so the first
+// limit bounds how many times a route can step up and the second how large
+// the scope list can grow, whatever an upstream asks for.
+const (
+	// MaxStepUpSets is how many scope sets a route may step up to, besides
+	// its own.
+	MaxStepUpSets = 8
+	// MaxStepUpScopeBytes is the longest scope parameter a step-up may
+	// send: the space-separated union of the scopes.
+	MaxStepUpScopeBytes = 1024
+)
+
 // errStepUpRefused means the route may not request the scopes an
-// insufficient_scope challenge asks for.
-var errStepUpRefused = errors.New("server: the route's scope list does not allow the scopes the upstream asks for")
+// insufficient_scope challenge asks for: step-up is off, a limit is hit, or
+// the route's scope list does not allow them.
+var errStepUpRefused = errors.New("server: step-up refused")
 
 // scopeStepper gets tokens with more scopes when the upstream answers 403
-// insufficient_scope (MCP 2025-11-25): one token cache per scope set, the
-// route's settings otherwise. After a step-up the route keeps using the
-// larger token, so the 403 comes once.
+// insufficient_scope (MCP 2025-11-25). There is one per route, never shared
+// with another route even when their base token is. After a step-up the
+// route keeps using the larger token, so the 403 comes once; a step-up the
+// identity provider refuses leaves the route as it was.
 type scopeStepper struct {
-	setup *AuthSetup
 	life  context.Context
 	base  tokencache.Config
 	route string
-	// allowed is the route's scope list; empty allows any scope.
-	allowed []string
+	log   *slog.Logger
+	// off is set when step-up is turned off for the route; offName names
+	// that setting in the user's words.
+	off     bool
+	offName string
+	// newCache starts a token cache (tokencache.New; a seam for tests).
+	newCache func(context.Context, tokencache.Config) (*tokencache.Cache, error)
+
+	// step lets one step-up run at a time, so that concurrent 403s for the
+	// same scopes make one token request.
+	step chan struct{}
 
 	mu      sync.Mutex
-	caches  map[string]*tokencache.Cache
-	current *tokencache.Cache // nil until a step-up
+	current *steppedCache // nil until a step-up succeeds
+	sets    int           // scope sets stepped up to so far
 }
 
-func newScopeStepper(a *AuthSetup, life context.Context, cfg tokencache.Config, route string) *scopeStepper {
-	return &scopeStepper{setup: a, life: life, base: cfg, route: route, allowed: slices.Clone(cfg.Scopes), caches: map[string]*tokencache.Cache{}}
+// steppedCache is a token cache for a stepped-up scope set.
+type steppedCache struct {
+	cache  *tokencache.Cache
+	scopes []string // sorted
+	stop   context.CancelFunc
+}
+
+// newScopeStepper returns route's stepper: its tokens come from caches like
+// cfg's, whose scope list (empty: any scope) bounds what it may request.
+// The caches live as long as life.
+func newScopeStepper(life context.Context, cfg tokencache.Config, route string, log *slog.Logger) *scopeStepper {
+	cfg.Scopes = slices.Clone(cfg.Scopes)
+	return &scopeStepper{life: life, base: cfg, route: route, log: log, newCache: tokencache.New, step: make(chan struct{}, 1)}
 }
 
 // cache returns the cache the route uses now: the stepped-up one, if any.
@@ -44,34 +79,55 @@ func (s *scopeStepper) cache(base *tokencache.Cache) *tokencache.Cache {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.current != nil {
-		return s.current
+		return s.current.cache
 	}
 	return base
 }
 
-// stepUp returns a token with the union of the scopes held and want.
+// stepUp returns a token with the union of the scopes held and want, and
+// makes it the route's from then on. When it fails, whether refused here or
+// by the identity provider, the route keeps the token it had.
 func (s *scopeStepper) stepUp(ctx context.Context, want []string) (string, error) {
 	if s == nil {
 		return "", errStepUpRefused
 	}
-	if len(s.allowed) > 0 {
+	if s.off {
+		s.log.Info("step-up is off: the upstream's insufficient_scope answer goes to the client", "route", s.route, "setting", s.offName)
+		return "", fmt.Errorf("%w: step-up is off", errStepUpRefused)
+	}
+	// Bound the work before looking at the scopes: the challenge comes from
+	// the upstream and may be as large as a response header.
+	if n := len(strings.Join(want, " ")); n > MaxStepUpScopeBytes {
+		return "", s.refuse("scope_bytes", "the scopes asked for are longer than a step-up may request", "bytes", n)
+	}
+	if allowed := s.base.Scopes; len(allowed) > 0 {
 		var missing []string
 		for _, w := range want {
-			if !slices.Contains(s.allowed, w) {
+			if !slices.Contains(allowed, w) {
 				missing = append(missing, w)
 			}
 		}
 		if len(missing) > 0 {
-			s.setup.opts.Logger.Warn("the upstream asks for scopes the route may not request", "route", s.route,
-				"missing", strings.Join(missing, " "), "allowed", strings.Join(s.allowed, " "))
+			s.log.Warn("the upstream asks for scopes the route may not request", "route", s.route,
+				"missing", strings.Join(missing, " "), "allowed", strings.Join(allowed, " "))
 			return "", fmt.Errorf("%w: %s", errStepUpRefused, strings.Join(missing, " "))
 		}
 	}
-	s.mu.Lock()
-	held := s.base.Scopes
-	if s.current != nil {
-		held = s.currentScopes()
+
+	select {
+	case s.step <- struct{}{}:
+		defer func() { <-s.step }()
+	case <-ctx.Done():
+		return "", ctx.Err()
 	}
+	s.mu.Lock()
+	held, cur := s.base.Scopes, s.current
+	if cur != nil {
+		held = cur.scopes
+	}
+	sets := s.sets
+	s.mu.Unlock()
+
 	union := slices.Clone(held)
 	for _, w := range want {
 		if !slices.Contains(union, w) {
@@ -79,30 +135,65 @@ func (s *scopeStepper) stepUp(ctx context.Context, want []string) (string, error
 		}
 	}
 	slices.Sort(union)
-	key := strings.Join(union, " ")
-	c := s.caches[key]
-	if c == nil {
-		cfg := s.base
-		cfg.Scopes = union
-		var err error
-		if c, err = s.setup.newCache(s.life, s.route, cfg); err != nil {
-			s.mu.Unlock()
-			return "", err
+	if len(union) == len(held) {
+		if cur != nil {
+			// Another request stepped up to these scopes meanwhile.
+			return cur.cache.Token(ctx)
 		}
-		s.caches[key] = c
-		s.setup.opts.Logger.Info("stepping up: requesting a token with more scopes", "route", s.route, "scopes", key)
+		s.log.Warn("the upstream asks for scopes the route's token was requested with", "route", s.route, "scopes", strings.Join(want, " "))
+		return "", fmt.Errorf("%w: the token was requested with these scopes", errStepUpRefused)
 	}
-	s.current = c
+	key := strings.Join(union, " ")
+	if len(key) > MaxStepUpScopeBytes {
+		return "", s.refuse("scope_bytes", "the scopes held and asked for are longer than a step-up may request", "bytes", len(key))
+	}
+	if sets >= MaxStepUpSets {
+		return "", s.refuse("scope_sets", "the route has stepped up to as many scope sets as it may", "sets", sets)
+	}
+
+	cfg := s.base
+	cfg.Scopes = union
+	cctx, stop := context.WithCancel(s.life)
+	c, err := s.newCache(cctx, cfg)
+	if err != nil {
+		stop()
+		return "", err
+	}
+	s.log.Info("stepping up: requesting a token with more scopes", "route", s.route, "scopes", key)
+	tok, err := c.Token(ctx)
+	if err != nil {
+		// The cache would keep retrying in the background: stop it, so that
+		// a refused step-up leaves nothing behind.
+		stop()
+		<-c.Done()
+		s.log.Warn("step-up failed: the route keeps its token", "route", s.route, "scopes", key, "err", err)
+		return "", err
+	}
+	s.mu.Lock()
+	s.current = &steppedCache{cache: c, scopes: union, stop: stop}
+	s.sets++
 	s.mu.Unlock()
-	return c.Token(ctx)
+	if cur != nil {
+		// Sets only grow, so the route never asks for the smaller one again.
+		cur.stop()
+		<-cur.cache.Done()
+	}
+	return tok, nil
 }
 
-// currentScopes returns the scopes of the current cache; s.mu is held.
-func (s *scopeStepper) currentScopes() []string {
-	for k, c := range s.caches {
-		if c == s.current {
-			return strings.Fields(k)
-		}
+// refuse logs that a step-up hit limit and returns errStepUpRefused.
+func (s *scopeStepper) refuse(limit, msg string, attrs ...any) error {
+	s.log.Warn("step-up refused: "+msg, append([]any{"route", s.route, "limit", limit,
+		"max_sets", MaxStepUpSets, "max_scope_bytes", MaxStepUpScopeBytes}, attrs...)...)
+	return fmt.Errorf("%w: %s limit", errStepUpRefused, limit)
+}
+
+// wait waits for the stepped-up cache to stop, once life is done.
+func (s *scopeStepper) wait() {
+	s.mu.Lock()
+	cur := s.current
+	s.mu.Unlock()
+	if cur != nil {
+		<-cur.cache.Done()
 	}
-	return s.base.Scopes
 }
