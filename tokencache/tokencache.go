@@ -90,6 +90,7 @@ type Cache struct {
 	kick   chan struct{} // wakes the background loop; buffered, size 1
 	done   chan struct{} // closed when the background loop has exited
 	limits logLimiter    // used by the background loop only
+	red    Redactor
 
 	mu        sync.Mutex
 	tok       *held
@@ -142,6 +143,14 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		kick:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 		limits: logLimiter{last: make(map[string]time.Time)},
+		red:    cfg.Redactor,
+	}
+	if c.red == nil {
+		c.red = newRedactor()
+	}
+	c.red.AddSecret(cfg.ClientID, cfg.ClientSecret)
+	if k := cfg.ClientKey; k != nil {
+		c.red.AddKey(k.fingerprint, k.der)
 	}
 	go c.run()
 	return c, nil
