@@ -127,7 +127,7 @@ func ParseClientKey(data []byte, source, alg, kid string) (*ClientKey, error) {
 		return nil, &ClientKeyError{Source: source, Problem: fmt.Sprintf(format, args...)}
 	}
 	var key any
-	var der []byte
+	var der []byte // the private key's, as its block held it
 	rest := data
 	sawPEM := false
 	for key == nil {
@@ -185,11 +185,11 @@ func ParseClientKey(data []byte, source, alg, kid string) (*ClientKey, error) {
 	if method == nil {
 		return fail("algorithm %s is unknown", alg)
 	}
-	der, err := x509.MarshalPKIXPublicKey(pub)
+	pubDER, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return fail("the public key does not encode: %v", err)
 	}
-	sum := sha256.Sum256(der)
+	sum := sha256.Sum256(pubDER)
 	return &ClientKey{signer: signer, method: method, kid: kid, source: source, fingerprint: hex.EncodeToString(sum[:4]), der: der}, nil
 }
 

@@ -2,8 +2,13 @@ package tokencache
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
@@ -11,6 +16,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -75,5 +81,65 @@ func TestEchoingIdPRedacted(t *testing.T) {
 				t.Errorf("Token() error = %q, want the secret's fingerprint %s", err, label)
 			}
 		})
+	}
+}
+
+// TestEchoedAssertionAndKeyRedacted: under private_key_jwt, an identity
+// provider that quotes the form body gets no client assertion into the
+// error, and the key's PEM text is redacted line by line.
+func TestEchoedAssertionAndKeyRedacted(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(ec)
+	pemText := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	key, err := ParseClientKey([]byte(pemText), "key.pem", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var assertions []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		mu.Lock()
+		assertions = append(assertions, r.PostForm.Get("client_assertion"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(401)
+		json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": "bad assertion in " + r.PostForm.Encode()})
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, err := New(ctx, Config{TokenURL: srv.URL, ClientID: testClientID, AuthStyle: AuthStylePrivateKeyJWT, ClientKey: key,
+		AssertionAudience: srv.URL, MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Token(ctx)
+	if !errors.Is(err, ErrInvalidClient) {
+		t.Fatalf("Token() = %v, want ErrInvalidClient", err)
+	}
+	cancel()
+	<-c.Done()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(assertions) == 0 || assertions[0] == "" {
+		t.Fatal("the token endpoint got no client assertion")
+	}
+	for _, a := range assertions {
+		if strings.Contains(err.Error(), a) {
+			t.Errorf("Token() error = %q, holds the client assertion", err)
+		}
+		if label := "[token sha256:" + Fingerprint(a) + "]"; !strings.Contains(err.Error(), label) {
+			t.Errorf("Token() error = %q, want the assertion's fingerprint %s", err, label)
+		}
+	}
+	got := c.redact("key: " + pemText)
+	for _, line := range strings.Split(pemText, "\n") {
+		if len(line) >= 8 && !strings.HasPrefix(line, "-----") && strings.Contains(got, line) {
+			t.Errorf("redact(PEM) = %q, keeps the line %q", got, line)
+		}
+	}
+	if !strings.Contains(got, "[key sha256:"+key.Fingerprint()+"]") {
+		t.Errorf("redact(PEM) = %q, want the key's fingerprint", got)
 	}
 }
