@@ -140,6 +140,9 @@ func (s *Server) snapshot() statuspage.Status {
 			}
 			sr.Token = tok
 			sr.Discovery = r.auth.Status(s.auth.Found(r.Resolved), r.auth.Resource)
+			for i, h := range sr.Discovery.Hops {
+				sr.Discovery.Hops[i] = red.Redact(h)
+			}
 			st.Ready = st.Ready && ts.Valid
 		}
 		st.Routes = append(st.Routes, sr)
