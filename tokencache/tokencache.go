@@ -13,7 +13,10 @@
 // from the token endpoint are mapped to sentinel errors such as
 // [ErrInvalidClient] whose messages name the setting to fix. Neither errors
 // nor logs ever contain the client secret or a token; logs show
-// [Fingerprint] of a token instead.
+// [Fingerprint] of a token instead. What the token endpoint says is quoted
+// only through a [Redactor], which replaces the client secret (also
+// URL-encoded and inside Basic credentials), tokens, client assertions and
+// the private key with labels such as "[token sha256:1a2b3c4d]".
 //
 // [Discover] reads the parts of an OpenID Connect discovery document that an
 // AgentCore proxy needs, such as the token endpoint. [DiscoverResource] finds
