@@ -6,10 +6,41 @@ import (
 )
 
 // matcher is the compiled table of a Redactor: every form of every
-// registered credential.
+// registered credential, grouped by their first anchorLen bytes. Tokens of
+// one issuer share their header, so one scan of the text finds the places
+// where any of them could start.
 type matcher struct {
 	pats   []pattern
+	groups []group
 	minLen int // the shortest form: shorter text cannot hold one
+}
+
+// anchorLen is how many leading bytes group patterns.
+const anchorLen = ShortLen
+
+type group struct {
+	anchor string
+	minLen int // the group's shortest pattern
+	pats   []pattern
+}
+
+// newMatcher groups pats by anchor.
+func newMatcher(pats []pattern) *matcher {
+	m := &matcher{pats: pats, minLen: len(pats[0].s)}
+	index := map[string]int{}
+	for _, p := range pats {
+		m.minLen = min(m.minLen, len(p.s))
+		a := p.s[:min(len(p.s), anchorLen)]
+		i, ok := index[a]
+		if !ok {
+			i = len(m.groups)
+			index[a] = i
+			m.groups = append(m.groups, group{anchor: a, minLen: len(p.s)})
+		}
+		m.groups[i].pats = append(m.groups[i].pats, p)
+		m.groups[i].minLen = min(m.groups[i].minLen, len(p.s))
+	}
+	return m
 }
 
 type pattern struct {
@@ -42,27 +73,27 @@ func (m *matcher) redact(text string) string {
 		return false
 	}
 	var found, short []match
-	for _, p := range m.pats {
-		if len(p.s) > len(text) {
-			continue
-		}
-		for i := 0; i <= len(text)-len(p.s); {
-			j := strings.Index(text[i:], p.s)
+	for _, g := range m.groups {
+		for i := 0; i <= len(text)-g.minLen; {
+			j := strings.Index(text[i:], g.anchor)
 			if j < 0 {
 				break
 			}
-			mt := match{start: i + j, end: i + j + len(p.s), label: p.label}
-			switch {
-			case overlapsLabel(mt.start, mt.end):
-				i = mt.start + 1
-				continue
-			case p.short:
-				short = append(short, mt)
-				i = mt.start + 1
-				continue
+			at := i + j
+			i = at + 1
+			for _, p := range g.pats {
+				if !strings.HasPrefix(text[at:], p.s) {
+					continue
+				}
+				mt := match{start: at, end: at + len(p.s), label: p.label}
+				switch {
+				case overlapsLabel(mt.start, mt.end):
+				case p.short:
+					short = append(short, mt)
+				default:
+					found = append(found, mt)
+				}
 			}
-			found = append(found, mt)
-			i = mt.end
 		}
 	}
 	if len(short) > 0 {

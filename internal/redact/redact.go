@@ -217,7 +217,7 @@ func (s *Set) add(list *[]*entry, e *entry, limit int) {
 
 // rebuildLocked compiles every Set's entries into a new matcher.
 func (r *Redactor) rebuildLocked() {
-	m := &matcher{}
+	var pats []pattern
 	seen := map[string]bool{}
 	for _, s := range r.sets {
 		for _, list := range [][]*entry{s.keys, s.secrets, s.tokens} {
@@ -227,20 +227,16 @@ func (r *Redactor) rebuildLocked() {
 						continue
 					}
 					seen[f] = true
-					m.pats = append(m.pats, pattern{s: f, label: e.label, short: len(f) < ShortLen})
+					pats = append(pats, pattern{s: f, label: e.label, short: len(f) < ShortLen})
 				}
 			}
 		}
 	}
-	if len(m.pats) == 0 {
+	if len(pats) == 0 {
 		r.m.Store(nil)
 		return
 	}
-	m.minLen = len(m.pats[0].s)
-	for _, p := range m.pats {
-		m.minLen = min(m.minLen, len(p.s))
-	}
-	r.m.Store(m)
+	r.m.Store(newMatcher(pats))
 }
 
 // valueForms returns the encodings a value may be echoed in.

@@ -222,11 +222,28 @@ func BenchmarkRedact(b *testing.B) {
 		s := r.NewSet(0)
 		s.AddSecret("client", fmt.Sprintf("secret-%d-abcdefghijklmnopqrstuvwxyz", i))
 		for j := range DefaultTokens {
-			s.AddToken(fmt.Sprintf("eyJ%d.%d.%s", i, j, strings.Repeat("x", 800)))
+			s.AddToken(fmt.Sprintf("eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.%d.%d.%s", i, j, strings.Repeat("x", 800)))
 		}
 	}
 	text := `{"message":"Claim 'client_id' value mismatch with configuration."}`
 	b.ReportAllocs()
+	for b.Loop() {
+		r.Redact(text)
+	}
+}
+
+// BenchmarkRedactBody is the most Diagnose quotes: a 64 KiB error body.
+func BenchmarkRedactBody(b *testing.B) {
+	r := New()
+	for i := range 4 {
+		s := r.NewSet(0)
+		s.AddSecret("client", fmt.Sprintf("secret-%d-abcdefghijklmnopqrstuvwxyz", i))
+		for j := range DefaultTokens {
+			s.AddToken(fmt.Sprintf("eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.%d.%d.%s", i, j, strings.Repeat("x", 800)))
+		}
+	}
+	text := strings.Repeat(`{"message":"Claim 'client_id' value mismatch with configuration."}`, 1000)[:64<<10]
+	b.SetBytes(int64(len(text)))
 	for b.Loop() {
 		r.Redact(text)
 	}
