@@ -88,7 +88,8 @@ FUZZ_TARGETS := agentcore:FuzzParseRuntimeARN proxy:FuzzSniffRequest proxy:FuzzD
 	internal/config:FuzzParse jwtcheck:FuzzCheckClaims jwtcheck:FuzzDecode \
 	internal/server:FuzzGuardHeaders internal/doctor:FuzzResourceMetadata \
 	tokencache:FuzzParseChallenges tokencache:FuzzDecodeResourceMetadata tokencache:FuzzDecodeServerMetadata \
-	tokencache:FuzzParseClientKey internal/stdio:FuzzReadLine internal/stdio:FuzzReadEvents
+	tokencache:FuzzParseClientKey internal/stdio:FuzzReadLine internal/stdio:FuzzReadEvents \
+	internal/redact:FuzzRedact
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"fmt"
+	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -15,6 +18,10 @@ var allLogs syncBuffer
 
 // testSecrets are every client secret the tests hand to the proxy.
 var testSecrets = []string{testClientSecret, "not-the-secret", "wrong-secret", "calc-secret", "greet-secret"}
+
+// testClientIDs are the client ids the tests use, for the HTTP Basic forms of
+// the secrets the scan looks for.
+var testClientIDs = []string{testClientID}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -38,18 +45,38 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// secretForms returns the encodings secret may be echoed in: plain,
+// URL-escaped, and inside the HTTP Basic credentials of every test client
+// (RFC 6749 §2.3.1 form-encodes id and secret first; both are looked for).
+func secretForms(secret string) map[string]string {
+	forms := map[string]string{"plain": secret, "query-escaped": url.QueryEscape(secret), "path-escaped": url.PathEscape(secret)}
+	for _, id := range testClientIDs {
+		for name, pair := range map[string]string{"": id + ":" + secret, " form-encoded": url.QueryEscape(id) + ":" + url.QueryEscape(secret)} {
+			forms["basic of "+id+name] = base64.StdEncoding.EncodeToString([]byte(pair))
+			forms["raw url basic of "+id+name] = base64.RawURLEncoding.EncodeToString([]byte(pair))
+		}
+	}
+	return forms
+}
+
+// authHeaderRe finds an Authorization header with a credential; one whose
+// token was replaced by its fingerprint label is no leak.
+var authHeaderRe = regexp.MustCompile(`(?i)authorization: bearer (?:[^\[]|$)`)
+
 // scanForSecrets lists the secrets and tokens found in logs.
 func scanForSecrets(logs string) []string {
 	var problems []string
 	for _, s := range testSecrets {
-		if strings.Contains(logs, s) {
-			problems = append(problems, fmt.Sprintf("client secret %q", s))
+		for form, v := range secretForms(s) {
+			if strings.Contains(logs, v) {
+				problems = append(problems, fmt.Sprintf("client secret %q (%s)", s, form))
+			}
 		}
 	}
 	if m := tokenRe.FindString(logs); m != "" {
 		problems = append(problems, fmt.Sprintf("a bearer token %.16s...", m))
 	}
-	if strings.Contains(strings.ToLower(logs), "authorization: bearer ") {
+	if authHeaderRe.MatchString(logs) {
 		problems = append(problems, "an Authorization header")
 	}
 	return problems

@@ -59,6 +59,18 @@ type UpstreamContext struct {
 	// Names renders the settings a Fix refers to in the user's words (a
 	// flag, a YAML key); nil names them by their keys (agentcore.PlainNames).
 	Names agentcore.Namer
+	// Redact, if set, replaces the credentials the proxy sent (the bearer
+	// token, a client secret) in the upstream's words before they are
+	// quoted or cut short; Options.Redact sets it.
+	Redact func(string) string
+}
+
+// redact applies uc.Redact, if set.
+func (uc UpstreamContext) redact(s string) string {
+	if uc.Redact == nil || s == "" {
+		return s
+	}
+	return uc.Redact(s)
 }
 
 // Diagnose maps an upstream error answer to a Diagnosis whose Cause quotes
@@ -79,6 +91,18 @@ func Diagnose(status int, header http.Header, body []byte, uc UpstreamContext) (
 	}
 	if len(body) > maxDiagnoseBody {
 		body = body[:maxDiagnoseBody]
+	}
+	if uc.Redact != nil {
+		// Before anything is parsed, quoted or clipped: a clipped token
+		// would no longer be recognised.
+		body = []byte(uc.Redact(string(body)))
+		h := make(http.Header, 2)
+		for _, name := range []string{"X-Amzn-Errortype", "Www-Authenticate"} {
+			if v := headerValues(header, name); v != "" {
+				h.Set(name, uc.Redact(v))
+			}
+		}
+		header = h
 	}
 	a := parseAnswer(status, header, body, uc)
 	d = classify(a, cleanContext(uc))
@@ -154,6 +178,9 @@ func parseAnswer(status int, header http.Header, body []byte, uc UpstreamContext
 	if t := headerValues(header, "X-Amzn-Errortype"); t != "" {
 		typ = t
 	}
+	// Decoding JSON can undo an escape that hid a credential from the
+	// redaction of the body.
+	msg, typ = uc.redact(msg), uc.redact(typ)
 	a.errType = clip(oneLine(awsTypeName(typ)), 64)
 	a.message = clip(oneLine(msg), maxQuote)
 	a.jsonRPC = rpc

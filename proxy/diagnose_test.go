@@ -1,12 +1,14 @@
 package proxy
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 const (
@@ -343,6 +345,16 @@ func FuzzDiagnose(f *testing.F) {
 	f.Add(400, "", []byte(`{"message":"\u202Eevil`))
 	f.Add(200, "", []byte(nil))
 	f.Add(-7, "\x00:\xff", []byte{0xff, 0xfe, '{'})
+	f.Add(401, "X-Amzn-Errortype: $TOK", []byte(`{"message":"bad token: Bearer $TOK"}`))
+	f.Add(500, "", []byte("event: message\ndata: {\"error\":{\"code\":1,\"message\":\"$TOK\"}}\n\n"))
+
+	// With Redact, a token the body or headers quote ($TOK) never shows in
+	// the diagnosis, not even cut short.
+	token := "eyJhbGciOiJSUzI1NiJ9." + strings.Repeat("dG9rZW4", 60) + ".c2ln"
+	red := redact.New()
+	red.NewSet(0).AddToken(token)
+	redacted := diagOAuth
+	redacted.Redact = red.Redact
 
 	ucs := []UpstreamContext{diagOAuth, diagNoAuth, withSession(diagPlain)}
 	f.Fuzz(func(t *testing.T, status int, header string, body []byte) {
@@ -357,6 +369,19 @@ func FuzzDiagnose(f *testing.F) {
 				continue
 			}
 			checkDiagnosis(t, d)
+		}
+		if status < 400 {
+			return
+		}
+		tb := bytes.ReplaceAll(body, []byte("$TOK"), []byte(token))
+		th := diagParseHeader(strings.ReplaceAll(header, "$TOK", token))
+		d, _ := Diagnose(status, th, tb, redacted)
+		for _, s := range []string{d.Cause, d.Fix, d.Message()} {
+			for i := 0; i+16 <= len(token); i += 8 {
+				if strings.Contains(s, token[i:i+16]) {
+					t.Fatalf("Diagnose(%d, %q, %q) quotes a piece of the token: %q", status, th, tb, s)
+				}
+			}
 		}
 	})
 }

@@ -84,6 +84,11 @@ type Options struct {
 	// recovery: RecoveryRecovered, RecoveryFailed, RecoveryLostAgain or
 	// RecoveryNotReplayable.
 	OnRecovery func(result string)
+	// Redact, if set, replaces credentials in the text the proxy quotes:
+	// upstream error answers explained to the client and logged, and
+	// failures to obtain a token or reach the upstream. It never sees a
+	// successful answer. It also becomes Upstream.Redact unless that is set.
+	Redact func(string) string
 }
 
 // Proxy is an http.Handler that forwards MCP requests to one upstream.
@@ -146,6 +151,9 @@ func New(opts Options) (*Proxy, error) {
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
 	}
+	if p.upstream.Redact == nil {
+		p.upstream.Redact = opts.Redact
+	}
 	if p.maxReplay <= 0 {
 		p.maxReplay = DefaultMaxReplayBytes
 	}
@@ -156,7 +164,7 @@ func New(opts Options) (*Proxy, error) {
 	transport = memoryBodyTransport{base: transport}
 	if opts.Tokens != nil {
 		p.tokens = opts.Tokens
-		transport = &bearerTransport{base: transport, tokens: opts.Tokens, upstream: opts.Upstream}
+		transport = &bearerTransport{base: transport, tokens: opts.Tokens, upstream: p.upstream}
 	}
 	if p.userAgent != "" {
 		p.userAgentValue = []string{p.userAgent}
@@ -166,7 +174,7 @@ func New(opts Options) (*Proxy, error) {
 	}
 	if opts.SessionRecovery {
 		// Outermost, so that its own requests get tokens and retries too.
-		rt := &recoveryTransport{base: transport, upstream: opts.Upstream, logger: p.logger, route: opts.Route, onRecovery: opts.OnRecovery}
+		rt := &recoveryTransport{base: transport, upstream: p.upstream, logger: p.logger, route: opts.Route, onRecovery: opts.OnRecovery}
 		if rt.onRecovery == nil {
 			rt.onRecovery = func(string) {}
 		}
@@ -403,11 +411,12 @@ func (b *bufferPool) Put(buf []byte) {
 func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		// The client went away; there is nobody to answer.
-		p.logger.Debug("client went away", "route", p.route, "err", err)
+		p.logger.Debug("client went away", "route", p.route, "err", p.upstream.redact(err.Error()))
 		return
 	}
 	info := infoFrom(r.Context())
 	status, code, msg := errorStatus(err)
+	msg = p.upstream.redact(msg)
 	reason := tokenReason(err)
 	if reason != "" {
 		p.onDiagnosis(reason, false)
@@ -415,7 +424,7 @@ func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	// One line per kind of failure a minute: an outage must not flood the log.
 	if p.logLimit.allow("proxy:" + cmp.Or(reason, strconv.Itoa(status))) {
-		p.logger.Warn("proxying failed", "route", p.route, "status", status, "reason", reason, "mcp_method", info.method, "err", err)
+		p.logger.Warn("proxying failed", "route", p.route, "status", status, "reason", reason, "mcp_method", info.method, "err", p.upstream.redact(err.Error()))
 	}
 	p.fail(w, info, status, code, msg)
 }

@@ -310,7 +310,7 @@ func (t *recoveryTransport) report(result string, s *recoverable, err error) {
 	}
 	attrs := []any{"route", t.route, "result", result, "mcp_session", fingerprint(s.client)}
 	if err != nil {
-		attrs = append(attrs, "err", err)
+		attrs = append(attrs, "err", t.upstream.redact(err.Error()))
 	}
 	t.logger.Log(context.Background(), level, "upstream MCP session lost", attrs...)
 }

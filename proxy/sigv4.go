@@ -42,8 +42,9 @@ func (e *CredentialsError) Unwrap() error { return e.Err }
 // SigV4Options configures NewSigV4Transport.
 type SigV4Options struct {
 	// Credentials supplies the access key; required. It is wrapped in an
-	// aws.CredentialsCache unless it is one already, so that temporary
-	// credentials are fetched once and refreshed before they expire.
+	// aws.CredentialsCache unless it is one already, or a wrapper of one
+	// with its Invalidate method, so that temporary credentials are
+	// fetched once and refreshed before they expire.
 	Credentials aws.CredentialsProvider
 	// Region is the signing region: the runtime ARN's. Required.
 	Region string
@@ -93,7 +94,7 @@ func NewSigV4Transport(base http.RoundTripper, opts SigV4Options) (*SigV4Transpo
 		now = time.Now
 	}
 	creds := opts.Credentials
-	if _, ok := creds.(*aws.CredentialsCache); !ok {
+	if _, ok := creds.(invalidator); !ok {
 		creds = aws.NewCredentialsCache(creds)
 	}
 	return &SigV4Transport{
@@ -134,7 +135,7 @@ func (t *SigV4Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// AWS refused credentials the cache still believed valid (revoked
 	// early, or a clock that runs behind): fetch fresh ones and try once
 	// more if the body can be sent again.
-	cache, ok := t.creds.(*aws.CredentialsCache)
+	cache, ok := t.creds.(invalidator)
 	if !ok || out.GetBody == nil && out.Body != nil && out.Body != http.NoBody {
 		return resp, nil
 	}
@@ -159,6 +160,13 @@ func (t *SigV4Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("proxy: signing the request: %w", err)
 	}
 	return t.base.RoundTrip(retry)
+}
+
+// invalidator is a credentials cache: an *aws.CredentialsCache, or a
+// wrapper of one that keeps its Invalidate.
+type invalidator interface {
+	aws.CredentialsProvider
+	Invalidate()
 }
 
 // credentialsExpired reports AWS's answer to a request signed with expired

@@ -61,6 +61,8 @@ type ClientKey struct {
 	kid         string
 	source      string
 	fingerprint string
+	// der is the private key as its PEM block held it, for a Redactor only.
+	der []byte
 }
 
 // algorithms lists the JWS algorithms each key type can sign with, the
@@ -125,6 +127,7 @@ func ParseClientKey(data []byte, source, alg, kid string) (*ClientKey, error) {
 		return nil, &ClientKeyError{Source: source, Problem: fmt.Sprintf(format, args...)}
 	}
 	var key any
+	var der []byte // the private key's, as its block held it
 	rest := data
 	sawPEM := false
 	for key == nil {
@@ -158,6 +161,7 @@ func ParseClientKey(data []byte, source, alg, kid string) (*ClientKey, error) {
 		if err != nil {
 			return fail("the %s block does not parse: %v", block.Type, err)
 		}
+		der = block.Bytes
 	}
 	signer, ok := key.(crypto.Signer)
 	if !ok {
@@ -181,12 +185,12 @@ func ParseClientKey(data []byte, source, alg, kid string) (*ClientKey, error) {
 	if method == nil {
 		return fail("algorithm %s is unknown", alg)
 	}
-	der, err := x509.MarshalPKIXPublicKey(pub)
+	pubDER, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return fail("the public key does not encode: %v", err)
 	}
-	sum := sha256.Sum256(der)
-	return &ClientKey{signer: signer, method: method, kid: kid, source: source, fingerprint: hex.EncodeToString(sum[:4])}, nil
+	sum := sha256.Sum256(pubDER)
+	return &ClientKey{signer: signer, method: method, kid: kid, source: source, fingerprint: hex.EncodeToString(sum[:4]), der: der}, nil
 }
 
 // Alg returns the JWS algorithm the key signs with, such as "ES256".

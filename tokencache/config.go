@@ -136,6 +136,10 @@ type Config struct {
 	// changed, try once more. ClientSecret is still required: the value
 	// read at start.
 	SecretSource SecretSource
+	// Redactor, if set, receives every credential the cache holds and
+	// cleans the text it quotes; share one among the credential holders of
+	// a program. Nil gives the cache a Redactor of its own.
+	Redactor Redactor
 }
 
 // validate reports every problem with c at once.

@@ -165,19 +165,13 @@ func (c *Cache) excerpt(body []byte) string {
 	return c.redact(s)
 }
 
-// redact removes the client secret, plain or URL-escaped, from s.
-func (c *Cache) redact(s string) string {
-	for _, secret := range []string{c.cfg.ClientSecret, url.QueryEscape(c.cfg.ClientSecret)} {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[REDACTED]")
-		}
-	}
-	return s
-}
+// redact replaces the credentials the cache holds (the client secret in
+// any encoding, tokens, client assertions, the key) with fingerprints.
+func (c *Cache) redact(s string) string { return c.red.Redact(s) }
 
-// scrub returns err unchanged unless its message holds the client secret, in
-// which case it returns an error with the secret redacted that still matches
-// ErrTokenEndpoint but hides the original chain.
+// scrub returns err unchanged unless its message holds a credential, in
+// which case it returns an error with the credential redacted that still
+// matches ErrTokenEndpoint but hides the original chain.
 func (c *Cache) scrub(err error) error {
 	msg := err.Error()
 	if clean := c.redact(msg); clean != msg {
@@ -186,7 +180,7 @@ func (c *Cache) scrub(err error) error {
 	return err
 }
 
-// redactedError is an error whose original message held the client secret.
+// redactedError is an error whose original message held a credential.
 type redactedError struct{ msg string }
 
 func (e redactedError) Error() string { return e.msg }

@@ -80,6 +80,10 @@ func (c *Cache) shutdown() {
 func (c *Cache) fetch(cl *call) {
 	start := time.Now()
 	tok, err := c.retrieve()
+	if err == nil {
+		// Before anyone can send it, and before a check that may quote it.
+		c.red.AddToken(tok.AccessToken)
+	}
 	if err == nil && c.cfg.Check != nil {
 		if cerr := c.cfg.Check(tok.AccessToken); cerr != nil {
 			tok, err = nil, fmt.Errorf("%w: %w", ErrTokenRejected, cerr)

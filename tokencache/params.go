@@ -65,6 +65,7 @@ func (c *Cache) requestConfig(now time.Time) (*clientcredentials.Config, error) 
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrTokenEndpoint, err)
 		}
+		c.red.AddToken(a) // an IdP may echo the form it got
 		params.Set("client_assertion_type", ClientAssertionType)
 		params.Set("client_assertion", a)
 		cc.ClientSecret = "" // never sent alongside an assertion

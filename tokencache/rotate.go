@@ -66,6 +66,7 @@ func (c *Cache) setSecret(s string) {
 	if s == "" || s == c.cfg.ClientSecret {
 		return
 	}
+	c.red.AddSecret(c.cfg.ClientID, s)
 	c.cfg.ClientSecret = s
 	c.cc.ClientSecret = s
 }

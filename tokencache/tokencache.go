@@ -13,7 +13,10 @@
 // from the token endpoint are mapped to sentinel errors such as
 // [ErrInvalidClient] whose messages name the setting to fix. Neither errors
 // nor logs ever contain the client secret or a token; logs show
-// [Fingerprint] of a token instead.
+// [Fingerprint] of a token instead. What the token endpoint says is quoted
+// only through a [Redactor], which replaces the client secret (also
+// URL-encoded and inside Basic credentials), tokens, client assertions and
+// the private key with labels such as "[token sha256:1a2b3c4d]".
 //
 // [Discover] reads the parts of an OpenID Connect discovery document that an
 // AgentCore proxy needs, such as the token endpoint. [DiscoverResource] finds
@@ -90,6 +93,7 @@ type Cache struct {
 	kick   chan struct{} // wakes the background loop; buffered, size 1
 	done   chan struct{} // closed when the background loop has exited
 	limits logLimiter    // used by the background loop only
+	red    Redactor
 
 	mu        sync.Mutex
 	tok       *held
@@ -142,6 +146,14 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		kick:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 		limits: logLimiter{last: make(map[string]time.Time)},
+		red:    cfg.Redactor,
+	}
+	if c.red == nil {
+		c.red = newRedactor()
+	}
+	c.red.AddSecret(cfg.ClientID, cfg.ClientSecret)
+	if k := cfg.ClientKey; k != nil {
+		c.red.AddKey(k.fingerprint, k.der)
 	}
 	go c.run()
 	return c, nil

@@ -12,6 +12,8 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 // Version is stamped at build time with
@@ -40,6 +42,10 @@ type Env struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+
+	// red receives every credential the command holds and cleans what it
+	// prints and logs; Run makes it.
+	red *redact.Redactor
 }
 
 const topUsage = `agentcore-proxy: a local proxy from any MCP client to MCP servers on AWS Bedrock AgentCore Runtime.
@@ -58,7 +64,30 @@ also be set as AGENTCORE_PROXY_<FLAG_IN_UPPER_SNAKE>, e.g. AGENTCORE_PROXY_RUNTI
 `
 
 // Run runs the command line args (without the program name).
+// Its error is cleaned of the credentials the command held.
 func Run(ctx context.Context, args []string, env Env) error {
+	env.red = redact.New()
+	err := run(ctx, args, env)
+	if err == nil {
+		return nil
+	}
+	if msg := env.red.Redact(err.Error()); msg != err.Error() {
+		return redactedError{msg: msg, err: err}
+	}
+	return err
+}
+
+// redactedError is an error whose message held a credential; errors.Is and
+// errors.As still see the original.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
+
+func run(ctx context.Context, args []string, env Env) error {
 	if len(args) == 0 {
 		fmt.Fprint(env.Stderr, topUsage)
 		return ErrUsage

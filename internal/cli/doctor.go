@@ -51,10 +51,10 @@ func runDoctor(ctx context.Context, args []string, env Env) error {
 		routes = []config.Resolved{r}
 	}
 	if err != nil {
-		reports = append(reports, doctor.RouteReport{Route: cmp.Or(*routeName, "(configuration)"), Steps: []doctor.Step{{Name: "configuration", Detail: err.Error()}}})
+		reports = append(reports, doctor.RouteReport{Route: cmp.Or(*routeName, "(configuration)"), Steps: []doctor.Step{{Name: "configuration", Detail: env.red.Redact(err.Error())}}})
 	} else {
 		for _, r := range routes {
-			reports = append(reports, doctor.Check(ctx, r, len(routes), doctor.Options{Version: version()}))
+			reports = append(reports, doctor.Check(ctx, r, len(routes), doctor.Options{Version: version(), Redactor: env.red}))
 		}
 	}
 	ok := true

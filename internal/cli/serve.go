@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/server"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 )
@@ -56,6 +57,9 @@ type commonFlags struct {
 
 	// awsCredentials, if set, sign SigV4 routes (demo --auth sigv4).
 	awsCredentials aws.CredentialsProvider
+	// red is the process's Redactor, set by logger: the server registers
+	// its credentials with it, and the logs are cleaned with it.
+	red *redact.Redactor
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -135,6 +139,7 @@ func (c *commonFlags) serverOptions(logger *slog.Logger) server.Options {
 
 		DisableSessionRecovery: !c.sessionRecovery,
 		AWSCredentials:         c.awsCredentials,
+		Redactor:               c.red,
 	}
 	if o.MaxRetries == 0 {
 		o.MaxRetries = -1 // proxy.Options: negative means never
@@ -180,7 +185,17 @@ func (c *commonFlags) serve(ctx context.Context, listen string, routes []config.
 }
 
 // logger builds the logger the flags ask for, or an error naming the flag.
+// Every record is cleaned of the credentials registered with env's Redactor.
 func (c *commonFlags) logger(env Env) (*slog.Logger, error) {
+	h, err := c.handler(env)
+	if err != nil {
+		return nil, err
+	}
+	c.red = env.red
+	return slog.New(redact.NewHandler(h, env.red)), nil
+}
+
+func (c *commonFlags) handler(env Env) (slog.Handler, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
@@ -197,9 +212,9 @@ func (c *commonFlags) logger(env Env) (*slog.Logger, error) {
 	}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(env.Stderr, opts)), nil
+		return slog.NewTextHandler(env.Stderr, opts), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(env.Stderr, opts)), nil
+		return slog.NewJSONHandler(env.Stderr, opts), nil
 	default:
 		return nil, fmt.Errorf("--log-format %q: want text, json or auto", c.logFormat)
 	}

@@ -50,7 +50,7 @@ func runToken(ctx context.Context, args []string, env Env) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	life, stop := context.WithCancel(ctx)
-	auth := server.NewAuthSetup(server.AuthOptions{})
+	auth := server.NewAuthSetup(server.AuthOptions{Redactor: env.red})
 	defer func() {
 		stop()
 		auth.Wait()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/server"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
@@ -46,6 +47,10 @@ type RouteReport struct {
 type Options struct {
 	// Version names the doctor in its MCP client info and User-Agent.
 	Version string
+	// Redactor receives the route's credentials and cleans what the
+	// identity provider and the upstream say before a step quotes it; nil:
+	// one of the check's own.
+	Redactor *redact.Redactor
 }
 
 func (o Options) userAgent() string { return "agentcore-proxy/" + o.Version }
@@ -95,7 +100,10 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 	} else {
 		c.run("target", func() (string, error) { return "plain MCP URL " + r.Upstream.Redacted(), nil })
 	}
-	auth := server.NewAuthSetup(server.AuthOptions{})
+	if opts.Redactor == nil {
+		opts.Redactor = redact.New()
+	}
+	auth := server.NewAuthSetup(server.AuthOptions{Redactor: opts.Redactor})
 	defer auth.CloseIdleConnections()
 	// The token cache lives as long as the check: the token step's token is
 	// the one the MCP step sends, so the IdP is asked once.
@@ -175,7 +183,7 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 		c.skip("protected-resource metadata", "a SigV4 runtime has no OAuth metadata")
 	}
 	c.run("MCP initialize and tools/list", func() (string, error) { return checkMCP(ctx, r, tokens, transport, opts) })
-	return c.report(r)
+	return c.report(r, opts.Redactor)
 }
 
 // discoveryHops lists where discovery looked, one hop a line.
@@ -195,7 +203,10 @@ func discoveryHops(f *server.Found) string {
 	return b.String()
 }
 
-func (c *checklist) report(r config.Resolved) RouteReport {
+func (c *checklist) report(r config.Resolved, red *redact.Redactor) RouteReport {
+	for i := range c.steps {
+		c.steps[i].Detail = red.Redact(c.steps[i].Detail)
+	}
 	return RouteReport{Route: r.Name, OK: !c.failed, Steps: c.steps}
 }
 
@@ -236,7 +247,9 @@ func checkMetadata(ctx context.Context, client *http.Client, r config.Resolved, 
 	resp.Body.Close()
 	metaRaw, found := resourceMetadata(resp.Header.Get("WWW-Authenticate"))
 	if resp.StatusCode != http.StatusUnauthorized || !found {
-		if dg, ok := proxy.Diagnose(resp.StatusCode, resp.Header, body, server.UpstreamContext(r)); ok {
+		uc := server.UpstreamContext(r)
+		uc.Redact = opts.Redactor.Redact
+		if dg, ok := proxy.Diagnose(resp.StatusCode, resp.Header, body, uc); ok {
 			return "", fmt.Errorf("an unauthenticated call got %d without a Bearer challenge: %s", resp.StatusCode, dg.Message())
 		}
 		return "", fmt.Errorf("an unauthenticated call got %d without a Bearer challenge: the runtime may not use an OAuth authorizer", resp.StatusCode)
@@ -270,7 +283,8 @@ func checkMetadata(ctx context.Context, client *http.Client, r config.Resolved, 
 // checkMCP serves the route's real proxy handler on a loopback port and
 // runs MCP initialize and tools/list through it with the Go SDK client.
 func checkMCP(ctx context.Context, r config.Resolved, tokens proxy.TokenSource, transport http.RoundTripper, opts Options) (string, error) {
-	p, err := proxy.New(proxy.Options{Route: r.Name, Target: r.Upstream, Tokens: tokens, Transport: transport, UserAgent: opts.userAgent(), Upstream: server.UpstreamContext(r)})
+	p, err := proxy.New(proxy.Options{Route: r.Name, Target: r.Upstream, Tokens: tokens, Transport: transport, UserAgent: opts.userAgent(), Upstream: server.UpstreamContext(r),
+		Redact: opts.Redactor.Redact})
 	if err != nil {
 		return "", err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
@@ -39,6 +40,9 @@ type AuthOptions struct {
 	// AWSCredentials, if set, sign SigV4 routes instead of the default AWS
 	// credential chain (the demo's in-process key).
 	AWSCredentials aws.CredentialsProvider
+	// Redactor receives the client secrets, tokens, keys and AWS
+	// credentials of the routes; nil: one of the AuthSetup's own.
+	Redactor *redact.Redactor
 }
 
 // AuthSetup builds the token machinery of routes, in one place for serve,
@@ -55,6 +59,8 @@ type AuthSetup struct {
 	steppers []*scopeStepper
 	discoveryState
 	aws *awsState // secrets.go
+	// awsCreds registers the AWS credentials handed out (sigv4.go).
+	awsCreds *redact.Set
 }
 
 // NewAuthSetup returns an AuthSetup for opts.
@@ -62,13 +68,21 @@ func NewAuthSetup(opts AuthOptions) *AuthSetup {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Redactor == nil {
+		opts.Redactor = redact.New()
+	}
 	t := proxy.NewTransport(proxy.TransportOptions{DialTimeout: opts.Transport.DialTimeout, TLSHandshakeTimeout: opts.Transport.TLSHandshakeTimeout})
 	return &AuthSetup{
 		opts:   opts,
 		client: &http.Client{Timeout: cmp.Or(opts.FetchTimeout, 10*time.Second), Transport: t},
 		shared: map[string]*RouteAuth{},
+		// Temporary AWS credentials change hourly: keep the last few.
+		awsCreds: opts.Redactor.NewSet(0),
 	}
 }
+
+// Redactor returns the Redactor the routes' credentials are registered with.
+func (a *AuthSetup) Redactor() *redact.Redactor { return a.opts.Redactor }
 
 // Client is the HTTP client for requests to the identity provider.
 func (a *AuthSetup) Client() *http.Client { return a.client }
@@ -103,6 +117,7 @@ func (a *AuthSetup) TokenConfig(r config.Resolved, d *tokencache.Discovery) (tok
 	cfg := tokencache.Config{
 		TokenURL: tokenURL, ClientID: ra.ClientID, ClientSecret: ra.Secret, Scopes: ra.Scopes,
 		Logger: a.opts.Logger.With("route", r.Name), HTTPClient: a.client, SecretSource: ra.AWS.Source,
+		Redactor: a.opts.Redactor.NewSet(0),
 	}
 	a.tokenRequest(&cfg, r, d)
 	if a.opts.OnFetch != nil {

@@ -64,13 +64,14 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		rr := routeReadiness{Ready: true}
 		if r.sigv4 != nil {
 			rr = r.sigv4.readiness()
+			rr.Reason = s.opts.Redactor.Redact(rr.Reason)
 		}
 		if st, ok := r.tokenState(); ok {
 			rr = routeReadiness{Ready: st.Valid, ExpiresAt: st.ExpiresAt, Fingerprint: st.Fingerprint}
 			if !st.Valid {
 				rr.Reason = "no valid access token yet"
 				if st.LastError != nil {
-					rr.Reason = st.LastError.Error()
+					rr.Reason = s.opts.Redactor.Redact(st.LastError.Error())
 				}
 			}
 		}

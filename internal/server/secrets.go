@@ -40,6 +40,7 @@ func (a *AuthSetup) AWSConfig(ctx context.Context, profile, region string) (aws.
 	if err != nil {
 		return aws.Config{}, err
 	}
+	cfg.Credentials = a.withRedaction(cfg.Credentials)
 	st.configs[key] = cfg
 	return cfg, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
@@ -56,6 +57,10 @@ type Options struct {
 	// AWSCredentials, if set, sign SigV4 routes instead of the default AWS
 	// credential chain.
 	AWSCredentials aws.CredentialsProvider
+	// Redactor receives every credential the routes hold and cleans the
+	// text they quote: JSON-RPC errors, /status, the status page, /readyz.
+	// Nil: one of the server's own. Share the logger's (redact.NewHandler).
+	Redactor *redact.Redactor
 }
 
 // UserAgent is what the proxy sends upstream.
@@ -98,12 +103,16 @@ func New(ctx context.Context, routes []config.Resolved, opts Options) (_ *Server
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Redactor == nil {
+		opts.Redactor = redact.New()
+	}
 	life, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{logger: opts.Logger, stop: stop, opts: opts, upstream: proxy.NewTransport(opts.Transport),
 		recorder: newRecorder()}
 	s.metrics = newMetrics(opts)
 	s.auth = NewAuthSetup(AuthOptions{Logger: opts.Logger, FetchTimeout: opts.TokenFetchTimeout, Transport: opts.Transport,
-		OnFetch: s.metrics.onFetch, OnJWKSRefresh: s.metrics.onJWKSRefresh, AWSCredentials: opts.AWSCredentials})
+		OnFetch: s.metrics.onFetch, OnJWKSRefresh: s.metrics.onJWKSRefresh, AWSCredentials: opts.AWSCredentials,
+		Redactor: opts.Redactor})
 	defer func() {
 		s.auth.CloseIdleConnections()
 		if err != nil {
@@ -139,6 +148,7 @@ func New(ctx context.Context, routes []config.Resolved, opts Options) (_ *Server
 			Transport: transport,
 			Logger:    s.logger,
 			Upstream:  UpstreamContext(r),
+			Redact:    opts.Redactor.Redact,
 
 			MaxRetries:     opts.MaxRetries,
 			RetryToolCalls: opts.RetryToolCalls,

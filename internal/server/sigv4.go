@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/awssecrets"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
@@ -29,7 +30,7 @@ type SigV4Route struct {
 // that a start without any fails here, naming the sources tried.
 func (a *AuthSetup) SigV4(ctx context.Context, r config.Resolved, base http.RoundTripper, maxBody int64) (*SigV4Route, error) {
 	field := r.Names()(config.SettingAuth)
-	cfg := aws.Config{Credentials: a.opts.AWSCredentials}
+	cfg := aws.Config{Credentials: a.withRedaction(a.opts.AWSCredentials)}
 	if cfg.Credentials == nil {
 		var err error
 		if cfg, err = a.AWSConfig(ctx, r.SigV4.Profile, r.SigV4.Region); err != nil {
@@ -96,3 +97,41 @@ func (sr *SigV4Route) describe() (string, bool) {
 	}
 	return s, rr.Ready
 }
+
+// redactingCredentials hands out AWS credentials from a cache and registers
+// each secret access key and session token it hands out with a Redactor: an
+// AWS error may quote them (a SignatureDoesNotMatch answer quotes the
+// canonical request, whose X-Amz-Security-Token header is the session
+// token). It keeps the cache's Invalidate, which SigV4Transport calls when
+// AWS refuses credentials as expired.
+type redactingCredentials struct {
+	cache *aws.CredentialsCache
+	set   *redact.Set
+}
+
+// withRedaction returns p registering what it hands out with a's Redactor.
+func (a *AuthSetup) withRedaction(p aws.CredentialsProvider) aws.CredentialsProvider {
+	if p == nil {
+		return nil
+	}
+	if rc, ok := p.(*redactingCredentials); ok {
+		return rc
+	}
+	cache, ok := p.(*aws.CredentialsCache)
+	if !ok {
+		cache = aws.NewCredentialsCache(p)
+	}
+	return &redactingCredentials{cache: cache, set: a.awsCreds}
+}
+
+// Retrieve returns the cached credentials, registering them.
+func (c *redactingCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	cr, err := c.cache.Retrieve(ctx)
+	if err == nil {
+		c.set.AddAWS(cr.SecretAccessKey, cr.SessionToken)
+	}
+	return cr, err
+}
+
+// Invalidate drops the cached credentials.
+func (c *redactingCredentials) Invalidate() { c.cache.Invalidate() }

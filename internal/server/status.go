@@ -105,11 +105,17 @@ func logRequest(logger *slog.Logger, s proxy.Summary) {
 		"streamed", s.Streamed, "reason", s.Reason, "session", sessionFingerprint(s.SessionID))
 }
 
-// snapshot gathers the status page's data.
+// snapshot gathers the status page's data. The text it quotes (failure
+// messages, token and signing errors) is redacted once more, whatever its
+// source did.
 func (s *Server) snapshot() statuspage.Status {
 	st := statuspage.Status{
 		Version: s.opts.Version, GoVersion: runtime.Version(), StartedAt: s.recorder.started, Now: time.Now(),
 		Ready: true, Failures: s.recorder.recent(),
+	}
+	red := s.opts.Redactor
+	for i := range st.Failures {
+		st.Failures[i].Message = red.Redact(st.Failures[i].Message)
 	}
 	for _, r := range s.routes {
 		c := s.recorder.count(r.Name)
@@ -119,6 +125,7 @@ func (s *Server) snapshot() statuspage.Status {
 		if r.sigv4 != nil {
 			var ready bool
 			sr.Signing, ready = r.sigv4.describe()
+			sr.Signing = red.Redact(sr.Signing)
 			st.Ready = st.Ready && ready
 		}
 		if ts, ok := r.tokenState(); ok {
@@ -129,10 +136,13 @@ func (s *Server) snapshot() statuspage.Status {
 				tok.Claims = r.auth.Claims()
 			}
 			if ts.LastError != nil {
-				tok.LastError = ts.LastError.Error()
+				tok.LastError = red.Redact(ts.LastError.Error())
 			}
 			sr.Token = tok
 			sr.Discovery = r.auth.Status(s.auth.Found(r.Resolved), r.auth.Resource)
+			for i, h := range sr.Discovery.Hops {
+				sr.Discovery.Hops[i] = red.Redact(h)
+			}
 			st.Ready = st.Ready && ts.Valid
 		}
 		st.Routes = append(st.Routes, sr)

@@ -77,6 +77,9 @@ type Options struct {
 	DrainTimeout time.Duration
 	// MaxLineBytes bounds one line on stdin; 0 means DefaultMaxLineBytes.
 	MaxLineBytes int
+	// Redact, if set, replaces credentials in the upstream's words the
+	// front quotes in its own errors and logs; nil quotes them as they are.
+	Redact func(string) string
 }
 
 // Run relays MCP messages between stdin/stdout and the upstream until stdin
@@ -92,6 +95,10 @@ func Run(ctx context.Context, stdin io.Reader, stdout io.Writer, opts Options) e
 		client:   opts.HTTPClient,
 		log:      opts.Logger,
 		out:      &lineWriter{w: stdout},
+		redact:   opts.Redact,
+	}
+	if r.redact == nil {
+		r.redact = func(s string) string { return s }
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)

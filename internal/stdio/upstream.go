@@ -42,6 +42,7 @@ type relay struct {
 	client   *http.Client
 	log      *slog.Logger
 	out      *lineWriter
+	redact   func(string) string
 
 	mu              sync.Mutex
 	sessionID       string
@@ -210,9 +211,9 @@ func (r *relay) relayError(msg jsonrpc.Message, resp *http.Response) {
 	if json.Unmarshal(body, &e) == nil && e.Error != nil && e.Error.Message != "" {
 		code, message = e.Error.Code, e.Error.Message
 	} else if s := strings.TrimSpace(string(body)); s != "" {
-		message += ": " + truncate(s, 500)
+		message += ": " + truncate(r.redact(s), 500) // before a token is cut short
 	}
-	r.fail(msg, message, withCode(code))
+	r.fail(msg, r.redact(message), withCode(code))
 }
 
 type failOption func(*errorObject)
