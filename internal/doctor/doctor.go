@@ -11,14 +11,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/inprocess"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/server"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
@@ -267,24 +266,24 @@ func checkMetadata(ctx context.Context, client *http.Client, r config.Resolved, 
 	return fmt.Sprintf("the runtime trusts %s, the issuer of %s", d.Issuer, discoveryURL), nil
 }
 
-// checkMCP serves the route's real proxy handler on a loopback port and
-// runs MCP initialize and tools/list through it with the Go SDK client.
+// mcpEndpoint is the URL doctor's MCP client posts to. No request leaves
+// the process on it: the transport hands each one to the route's handler.
+const mcpEndpoint = "http://agentcore-proxy.doctor"
+
+// checkMCP runs MCP initialize and tools/list with the Go SDK client
+// through the route's real proxy handler, called in process: a listener,
+// even on loopback, would lend the route's token to any local process for
+// as long as the check runs.
 func checkMCP(ctx context.Context, r config.Resolved, tokens proxy.TokenSource, transport http.RoundTripper, opts Options) (string, error) {
 	p, err := proxy.New(proxy.Options{Route: r.Name, Target: r.Upstream, Tokens: tokens, Transport: transport, UserAgent: opts.userAgent(), Upstream: server.UpstreamContext(r)})
 	if err != nil {
 		return "", err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
-
-	rec := &lastError{base: http.DefaultTransport}
+	front := &inprocess.Transport{Handler: p, RemoteAddr: "doctor"}
+	defer front.Close()
+	rec := &lastError{base: front}
 	client := mcp.NewClient(&mcp.Implementation{Name: "agentcore-proxy-doctor", Version: opts.Version}, nil)
-	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: "http://" + ln.Addr().String() + r.Path, HTTPClient: &http.Client{Transport: rec}}, nil)
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: mcpEndpoint + r.Path, HTTPClient: &http.Client{Transport: rec}}, nil)
 	if err != nil {
 		return "", rec.explain("initialize", err)
 	}

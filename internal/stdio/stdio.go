@@ -47,6 +47,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentcore-proxy/agentcore-proxy/internal/inprocess"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 )
 
@@ -98,7 +99,7 @@ func Run(ctx context.Context, stdin io.Reader, stdout io.Writer, opts Options) e
 	}
 	if opts.Handler != nil {
 		r.endpoint = "http://agentcore-proxy.stdio/mcp"
-		r.client = &http.Client{Transport: handlerTransport{opts.Handler}}
+		r.client = &http.Client{Transport: &inprocess.Transport{Handler: opts.Handler, RemoteAddr: "stdio"}}
 	} else if r.client == nil {
 		r.client = &http.Client{}
 	}
