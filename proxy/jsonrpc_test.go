@@ -31,6 +31,26 @@ func TestSniffRequest(t *testing.T) {
 	}
 }
 
+func TestErrorResponse(t *testing.T) {
+	tests := []struct{ id, want string }{
+		{id: `"&0"`, want: `{"jsonrpc":"2.0","id":"&0","error":{"code":-32000,"message":"a \u003cb\u003e"}}`},
+		{id: `"\u00e9< >"`, want: `{"jsonrpc":"2.0","id":"\u00e9< >","error":{"code":-32000,"message":"a \u003cb\u003e"}}`},
+		{id: `1.50`, want: `{"jsonrpc":"2.0","id":1.50,"error":{"code":-32000,"message":"a \u003cb\u003e"}}`},
+		{id: ``, want: `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"a \u003cb\u003e"}}`},
+		{id: `{"x":1}`, want: `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"a \u003cb\u003e"}}`},
+		{id: `"unterminated`, want: `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"a \u003cb\u003e"}}`},
+	}
+	for _, tt := range tests {
+		var id json.RawMessage
+		if tt.id != "" {
+			id = json.RawMessage(tt.id)
+		}
+		if got := string(ErrorResponse(id, CodeUpstream, "a <b>")); got != tt.want {
+			t.Errorf("ErrorResponse(%s) = %s, want %s", tt.id, got, tt.want)
+		}
+	}
+}
+
 func FuzzSniffRequest(f *testing.F) {
 	f.Add([]byte(`{"jsonrpc":"2.0","id":7,"method":"tools/call"}`))
 	f.Add([]byte(`[{"id":"x","method":"ping"},{}]`))
@@ -38,6 +58,7 @@ func FuzzSniffRequest(f *testing.F) {
 	f.Add([]byte(`{"id":01,"method":"ping"}`))
 	f.Add([]byte(`{"method":"tools/call","params":{"arguments":{"a":[1,{"b":null}]},"name":"add\u005fnumbers"}}`))
 	f.Add([]byte(`{"\u0069d":"\"x","method":null}`))
+	f.Add([]byte(`{"\u0069d":"&0","method":"tools/call"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		s := sniffRequest(body)
 		// The allocation-free scanner reads what encoding/json reads, on
@@ -58,7 +79,7 @@ func FuzzSniffRequest(f *testing.F) {
 			t.Fatalf("MethodLabel(%q) = %q, not a bounded label", s.method, l)
 		}
 		// Whatever the body, the error we would write is valid JSON-RPC
-		// and echoes the id.
+		// and echoes the id: the same JSON value, and the same bytes.
 		rec := httptest.NewRecorder()
 		WriteError(rec, 502, id, CodeUpstream, "x")
 		var resp struct {
@@ -72,8 +93,20 @@ func FuzzSniffRequest(f *testing.F) {
 		if resp.JSONRPC != "2.0" || resp.Error == nil {
 			t.Fatalf("WriteError wrote %s", rec.Body.Bytes())
 		}
-		if len(id) > 0 && string(resp.ID) != string(id) {
-			t.Fatalf("id = %s, want %s", resp.ID, id)
+		if len(id) > 0 {
+			var got, want any
+			if err := json.Unmarshal(resp.ID, &got); err != nil {
+				t.Fatalf("WriteError wrote id %s: %v", resp.ID, err)
+			}
+			if err := json.Unmarshal(id, &want); err != nil {
+				t.Fatalf("sniffRequest(%q) read id %s, not JSON: %v", body, id, err)
+			}
+			if got != want {
+				t.Fatalf("WriteError wrote id %s (%#v), want %s (%#v)", resp.ID, got, id, want)
+			}
+			if string(resp.ID) != string(id) {
+				t.Fatalf("WriteError wrote id %s, want it as sent: %s", resp.ID, id)
+			}
 		}
 	})
 }

@@ -308,8 +308,13 @@ func (lw *lineWriter) writeError(id json.RawMessage, code int64, message string)
 	if len(id) == 0 {
 		id = json.RawMessage("null")
 	}
-	b, _ := json.Marshal(errorResponse{JSONRPC: "2.0", ID: id, Error: errorObject{Code: code, Message: message}})
-	lw.writeMessage(b)
+	// Without HTML escaping, the id goes back as the client sent it:
+	// json.Marshal would rewrite "&" in a string id as "\u0026".
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(errorResponse{JSONRPC: "2.0", ID: id, Error: errorObject{Code: code, Message: message}})
+	lw.writeMessage(b.Bytes())
 }
 
 func (lw *lineWriter) err() error {
