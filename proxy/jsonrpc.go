@@ -17,13 +17,26 @@ const (
 	// CodeAuth marks a failure to obtain or use credentials (the same code
 	// AgentCore uses for its authorizer's rejections).
 	CodeAuth = -32001
+	// CodeHeaderMismatch marks a request whose Mcp-Method or Mcp-Name
+	// header disagrees with its body (HeaderMismatch in MCP 2026-07-28).
+	CodeHeaderMismatch = -32020
 )
 
-// sniffed is what the proxy reads from the start of a request body.
+// sniffed is what the proxy reads from a request body (or its start). The
+// proxy's decisions (retries, session recovery) read only these, never the
+// Mcp-Method and Mcp-Name headers, which a client could set to anything.
 type sniffed struct {
 	id     json.RawMessage // raw JSON id of a request, nil for a notification
-	method string          // "" if not found; "batch" for a JSON array
-	tool   string          // params.name of tools/call
+	method string          // "" if not found or null; "batch" for a JSON array
+	tool   string          // params.name when it is a string (a tool or prompt name)
+	// nameRaw and uriRaw are the raw JSON values of params.name and
+	// params.uri, nil when not found.
+	nameRaw, uriRaw []byte
+	// hasMethod says a method member was read (a string or null).
+	hasMethod bool
+	// complete says the body's object was read to its end: a member not
+	// found is absent, not cut off.
+	complete bool
 }
 
 // MethodLabel maps a JSON-RPC method to a bounded label for metrics:

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 )
@@ -59,15 +60,15 @@ func FuzzSniffRequest(f *testing.F) {
 	f.Add([]byte(`{"method":"tools/call","params":{"arguments":{"a":[1,{"b":null}]},"name":"add\u005fnumbers"}}`))
 	f.Add([]byte(`{"\u0069d":"\"x","method":null}`))
 	f.Add([]byte(`{"\u0069d":"&0","method":"tools/call"}`))
+	f.Add([]byte(`{"method":"ping","params":{"name":"a","uri":"file:///b"},"method":"tools/call","id":"<\u2028>"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		s := sniffRequest(body)
 		// The allocation-free scanner reads what encoding/json reads, on
 		// every input and on every prefix of it (bodies are sniffed cut off).
 		for _, in := range [][]byte{body, body[:len(body)/2]} {
 			got, want := sniffRequest(in), sniffRequestDecoder(in)
-			if string(got.id) != string(want.id) || got.method != want.method || got.tool != want.tool {
-				t.Fatalf("sniffRequest(%q) = {id %q, method %q, tool %q}, encoding/json reads {id %q, method %q, tool %q}",
-					in, got.id, got.method, got.tool, want.id, want.method, want.tool)
+			if !sameSniffed(got, want) {
+				t.Fatalf("sniffRequest(%q) = %+v, encoding/json reads %+v", in, got, want)
 			}
 		}
 		id := s.id
@@ -108,5 +109,17 @@ func FuzzSniffRequest(f *testing.F) {
 				t.Fatalf("WriteError wrote id %s, want it as sent: %s", resp.ID, id)
 			}
 		}
+		// The header check never panics and refuses only what it can name.
+		h := http.Header{HeaderMCPMethod: {"tools/call"}, HeaderMCPName: {"x"}}
+		if m, bad := s.checkHeaders(h); bad && (m.Header == "" || m.Got == "") {
+			t.Fatalf("checkHeaders(%q) = %+v without a header or value", body, m)
+		}
 	})
+}
+
+// sameSniffed compares two results of sniffing.
+func sameSniffed(a, b sniffed) bool {
+	return string(a.id) == string(b.id) && a.method == b.method && a.hasMethod == b.hasMethod && a.tool == b.tool &&
+		string(a.nameRaw) == string(b.nameRaw) && (a.nameRaw == nil) == (b.nameRaw == nil) &&
+		string(a.uriRaw) == string(b.uriRaw) && (a.uriRaw == nil) == (b.uriRaw == nil) && a.complete == b.complete
 }
