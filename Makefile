@@ -72,7 +72,7 @@ unit:
 	go test -race -count=1 ./...
 
 # Short, bounded runs of every fuzz target (seed corpora run in `unit` too).
-FUZZ_TARGETS := agentcore:FuzzParseRuntimeARN proxy:FuzzSniffRequest proxy:FuzzDiagnose proxy:FuzzSSEToJSON \
+FUZZ_TARGETS := agentcore:FuzzParseRuntimeARN proxy:FuzzSniffRequest proxy:FuzzCheckHeaders proxy:FuzzDiagnose proxy:FuzzSSEToJSON \
 	internal/config:FuzzParse jwtcheck:FuzzCheckClaims jwtcheck:FuzzDecode \
 	internal/server:FuzzGuardHeaders internal/doctor:FuzzResourceMetadata \
 	tokencache:FuzzParseChallenges tokencache:FuzzDecodeResourceMetadata tokencache:FuzzDecodeServerMetadata \

@@ -291,3 +291,46 @@ func TestSniffAllocations(t *testing.T) {
 		t.Errorf("checkHeaders allocates %v times, want 0", n)
 	}
 }
+
+func FuzzCheckHeaders(f *testing.F) {
+	f.Add([]byte(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add"}}`), "ping", "add")
+	f.Add([]byte(`{"method":"resources/read","params":{"uri":"file:///a\u00e9"}}`), "resources/read", "=?base64?ZmlsZTovLy9hw6k=?=")
+	f.Add([]byte(`{"method":"prompts/get","params":{"name":7}}`), "", "7")
+	f.Add([]byte(`[{"method":"ping"}]`), "tools/call", "")
+	f.Fuzz(func(t *testing.T, body []byte, method, name string) {
+		s := sniffRequest(body)
+		h := http.Header{"Mcp-Method": {method}, "Mcp-Name": {name}}
+		m, bad := s.checkHeaders(h)
+		// A refusal names a header that was sent, with its value.
+		if bad && !(m.Header == HeaderMCPMethod && m.Got == method && method != "" ||
+			m.Header == HeaderMCPName && m.Got == name && name != "") {
+			t.Fatalf("checkHeaders(%q, %q, %q) = %+v, which names no header sent", body, method, name, m)
+		}
+		if bad && !strings.Contains(m.message(), m.Header) {
+			t.Fatalf("message %q does not name %s", m.message(), m.Header)
+		}
+		// Headers that repeat what encoding/json reads from the body are
+		// never refused, and neither are absent ones.
+		want := sniffRequestDecoder(body)
+		agree := http.Header{}
+		if want.method != "" && want.hasMethod {
+			agree.Set(HeaderMCPMethod, want.method)
+		}
+		var member []byte
+		switch want.method {
+		case "tools/call", "prompts/get":
+			member = want.nameRaw
+		case "resources/read", "resources/subscribe", "resources/unsubscribe":
+			member = want.uriRaw
+		}
+		if v := ""; member != nil && json.Unmarshal(member, &v) == nil && v != "" {
+			agree.Set(HeaderMCPName, v)
+		}
+		if m, bad := s.checkHeaders(agree); bad {
+			t.Fatalf("checkHeaders(%q, %v) = %+v, refusing headers that repeat the body", body, agree, m)
+		}
+		if m, bad := s.checkHeaders(http.Header{}); bad {
+			t.Fatalf("checkHeaders(%q, none) = %+v", body, m)
+		}
+	})
+}
