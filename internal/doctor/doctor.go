@@ -31,6 +31,9 @@ type Step struct {
 	Name    string `json:"name"`
 	OK      bool   `json:"ok"`
 	Skipped bool   `json:"skipped,omitempty"`
+	// Warning marks a step that passed with a problem to fix, which does
+	// not stop the route from working (a secret file others can read).
+	Warning bool   `json:"warning,omitempty"`
 	Detail  string `json:"detail"`
 }
 
@@ -70,6 +73,11 @@ func (c *checklist) run(name string, step func() (string, error)) {
 	c.steps = append(c.steps, Step{Name: name, OK: true, Detail: detail})
 }
 
+// warn records a problem that does not stop the chain.
+func (c *checklist) warn(name, detail string) {
+	c.steps = append(c.steps, Step{Name: name, OK: true, Warning: true, Detail: detail})
+}
+
 // skip records a step that does not apply to this route.
 func (c *checklist) skip(name, why string) {
 	c.steps = append(c.steps, Step{Name: name, Skipped: true, OK: !c.failed, Detail: why})
@@ -82,6 +90,15 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 	c.run("configuration", func() (string, error) {
 		return fmt.Sprintf("valid (%d route(s); this one at %s)", routes, r.Path), nil
 	})
+	var exposed []string
+	for _, f := range r.SecretFiles() {
+		if e := f.Exposure(); e != "" {
+			exposed = append(exposed, e)
+		}
+	}
+	if len(exposed) > 0 {
+		c.warn("file permissions", strings.Join(exposed, "\n"))
+	}
 	if r.ARN != nil {
 		c.run("runtime ARN", func() (string, error) {
 			endpoint := fmt.Sprintf("endpoint %s is in the ARN's region", r.Upstream.Host)
