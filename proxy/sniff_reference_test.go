@@ -67,10 +67,15 @@ func sniffRequestDecoder(body []byte) sniffed {
 // sniffParamsDecoder reads the params value being decoded from body and
 // notes its name and uri members in s.
 func sniffParamsDecoder(dec *json.Decoder, body []byte, s *sniffed) bool {
+	// A params cut off before its colon leaves the earlier one in place.
+	next := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")
+	if len(next) == 0 || next[0] != ':' {
+		return false
+	}
 	s.tool, s.nameRaw, s.uriRaw = "", nil, nil
 	// Peek past the colon: an object is read member by member, for the
 	// members before a cut; anything else is skipped whole.
-	if next := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n:"); len(next) == 0 || next[0] != '{' {
+	if next = bytes.TrimLeft(next[1:], " \t\r\n"); len(next) == 0 || next[0] != '{' {
 		var raw json.RawMessage
 		return dec.Decode(&raw) == nil
 	}
