@@ -84,7 +84,7 @@ unit:
 # Short, bounded runs of every fuzz target, for developers: random, so not
 # part of `make test` (seed corpora and saved crashers run in `unit`). A
 # finding lands in testdata/fuzz and fails `unit` until it is fixed.
-FUZZ_TARGETS := agentcore:FuzzParseRuntimeARN proxy:FuzzSniffRequest proxy:FuzzDiagnose proxy:FuzzSSEToJSON \
+FUZZ_TARGETS := agentcore:FuzzParseRuntimeARN proxy:FuzzSniffRequest proxy:FuzzCheckHeaders proxy:FuzzDiagnose proxy:FuzzSSEToJSON \
 	internal/config:FuzzParse jwtcheck:FuzzCheckClaims jwtcheck:FuzzDecode \
 	internal/server:FuzzGuardHeaders internal/doctor:FuzzResourceMetadata \
 	tokencache:FuzzParseChallenges tokencache:FuzzDecodeResourceMetadata tokencache:FuzzDecodeServerMetadata \

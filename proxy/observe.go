@@ -41,7 +41,6 @@ func (p *Proxy) done(rec *recorder, r *http.Request, info *requestInfo) {
 		Route:      p.route,
 		HTTPMethod: r.Method,
 		MCPMethod:  "none",
-		Tool:       info.tool,
 		Status:     rec.status,
 		Reason:     rec.Header().Get(HeaderDiagnosis),
 		Message:    info.message,
@@ -50,7 +49,9 @@ func (p *Proxy) done(rec *recorder, r *http.Request, info *requestInfo) {
 		SessionID:  cmp.Or(rec.Header().Get(agentcore.HeaderMCPSessionID), r.Header.Get(agentcore.HeaderMCPSessionID)),
 	}
 	if r.Method == http.MethodPost {
-		s.MCPMethod = MethodLabel(info.method)
+		var method string
+		method, s.Tool = info.labels(r.Header)
+		s.MCPMethod = MethodLabel(method)
 	}
 	if s.Status == 0 {
 		s.Status = StatusClientGone

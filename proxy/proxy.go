@@ -244,7 +244,6 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, info *requestInfo)
 				// Read a little, for the id of the error, and refuse.
 				head, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 				info.sniffed = sniffRequest(head)
-				info.preferHeaders(r.Header)
 				p.tooLarge(w, info)
 				return
 			}
@@ -274,6 +273,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, info *requestInfo)
 		info.wantsSSE = acceptSSE
 		if !acceptJSON || !acceptSSE {
 			r.Header.Set("Accept", mcpAccept)
+		}
+		if m, bad := info.checkHeaders(r.Header); bad {
+			p.fail(w, info, http.StatusBadRequest, CodeHeaderMismatch, m.message())
+			return
 		}
 	}
 	if sid := r.Header.Get(agentcore.HeaderRuntimeSessionID); sid != "" && (len(sid) < agentcore.MinRuntimeSessionID || len(sid) > agentcore.MaxRuntimeSessionID) {
@@ -337,7 +340,6 @@ func (p *Proxy) bufferBody(r *http.Request, info *requestInfo) ([]byte, error) {
 		buf, err = io.ReadAll(io.LimitReader(r.Body, p.maxReplay+1))
 	}
 	info.sniffed = sniffRequest(buf) // what was read, even on error: for the id
-	info.preferHeaders(r.Header)
 	if err != nil {
 		return nil, err
 	}

@@ -92,11 +92,7 @@ func setBody(resp *http.Response, body []byte) {
 }
 
 func errorBody(id json.RawMessage, code int, message string) []byte {
-	if len(id) == 0 {
-		id = json.RawMessage("null")
-	}
-	b, _ := json.Marshal(rpcErrorResponse{JSONRPC: "2.0", ID: id, Error: rpcError{Code: code, Message: message}})
-	return append(b, '\n')
+	return append(ErrorResponse(id, code, message), '\n')
 }
 
 func mediaType(contentType string) string {

@@ -20,9 +20,10 @@ const (
 )
 
 // retryTransport sends a request again after 409 or 429, with backoff and
-// jitter, when the body can be replayed and the JSON-RPC method is safe to
-// repeat: initialize, ping and the */list methods (tools/call only when
-// allowed: a tool may not be idempotent).
+// jitter, when the body can be replayed and the JSON-RPC method its body
+// names (never an Mcp-Method header) is safe to repeat: initialize, ping
+// and the */list methods (tools/call only when allowed: a tool may not be
+// idempotent).
 type retryTransport struct {
 	base      http.RoundTripper
 	max       int

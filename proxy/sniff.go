@@ -7,13 +7,14 @@ import (
 	"unicode/utf8"
 )
 
-// sniffRequest reads the id, method and tool name of a JSON-RPC request
-// from body, which may be only a prefix of the real body: it walks the top
-// level member by member and stops at the first syntax error, so a
-// truncated body still yields the fields that came before the cut, and it
-// stops after params, which come last in practice and may be large. The id
-// is the raw JSON of the body (a sub-slice, not a copy), so that it echoes
-// back exactly as sent.
+// sniffRequest reads the id, method, params.name and params.uri of a
+// JSON-RPC request from body, which may be only a prefix of the real body:
+// it walks the top level member by member and stops at the first syntax
+// error, so a truncated body still yields the fields that came before the
+// cut. A member that appears twice counts as its last occurrence, as
+// encoding/json, Python's json and JavaScript's JSON.parse read it: the
+// proxy decides what the server will run. The id is the raw JSON of the
+// body (a sub-slice, not a copy), so that it echoes back exactly as sent.
 //
 // It reads what encoding/json's Decoder.Token would (a test compares the
 // two on every fuzz input that is valid JSON), without allocating on the
@@ -34,6 +35,7 @@ func sniffRequest(body []byte) sniffed {
 	}
 	sc.space()
 	if sc.peek() == '}' {
+		s.complete = true
 		return s
 	}
 	for {
@@ -55,16 +57,18 @@ func sniffRequest(body []byte) sniffed {
 			if !ok {
 				return s
 			}
-			s.method = m
+			s.method, s.hasMethod = m, true
 		case sc.keyIs(key, "params"):
-			s.tool = sc.toolName()
-			return s
+			if !sc.params(&s) {
+				return s
+			}
 		default:
 			if !sc.value(0) {
 				return s
 			}
 		}
 		if !sc.next() {
+			s.complete = sc.peek() == '}'
 			return s
 		}
 	}
@@ -205,28 +209,48 @@ func init() {
 	}
 }
 
-// toolName reads params.name from the object at i, skipping the other
-// members; "" when params is not an object or has no string name.
-func (sc *scanner) toolName() string {
+// params reads the params object at i and notes its name and uri members
+// in s (a later params replaces an earlier one); false at a syntax error or
+// the end of the input, with what was read so far noted.
+func (sc *scanner) params(s *sniffed) bool {
+	s.tool, s.nameRaw, s.uriRaw = "", nil, nil
 	if sc.peek() != '{' {
-		return ""
+		return sc.value(0)
 	}
 	sc.i++
 	sc.space()
 	if sc.peek() == '}' {
-		return ""
+		sc.i++
+		return true
 	}
 	for {
 		key, ok := sc.str()
 		if !ok || !sc.colon() {
-			return ""
+			return false
 		}
-		if sc.keyIs(key, "name") {
-			name, _ := sc.stringOrNull()
-			return name
+		start := sc.i
+		if !sc.value(0) {
+			return false
 		}
-		if !sc.value(0) || !sc.next() {
-			return ""
+		switch raw := sc.b[start:sc.i]; {
+		case sc.keyIs(key, "name"):
+			s.nameRaw, s.tool = raw, ""
+			if raw[0] == '"' {
+				s.tool = unquote(raw[1 : len(raw)-1])
+			}
+		case sc.keyIs(key, "uri"):
+			s.uriRaw = raw
+		}
+		sc.space()
+		switch sc.peek() {
+		case ',':
+			sc.i++
+			sc.space()
+		case '}':
+			sc.i++
+			return true
+		default:
+			return false
 		}
 	}
 }

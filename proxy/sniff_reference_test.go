@@ -6,11 +6,13 @@ import (
 	"strconv"
 )
 
-// sniffRequestDecoder is the encoding/json reference for sniffRequest: it reads the id, method and tool name of a JSON-RPC request
+// sniffRequestDecoder is the encoding/json reference for sniffRequest: it
+// reads the id, method, params.name and params.uri of a JSON-RPC request
 // from body, which may be only a prefix of the real body: it walks the top
 // level token by token and stops at the first error, so a truncated body
-// still yields the fields that came before the cut. The id is kept as raw
-// JSON so that it echoes back exactly as sent.
+// still yields the fields that came before the cut; a member that appears
+// twice counts as its last occurrence. The id is kept as raw JSON so that
+// it echoes back exactly as sent.
 func sniffRequestDecoder(body []byte) sniffed {
 	var s sniffed
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -44,10 +46,11 @@ func sniffRequestDecoder(body []byte) sniffed {
 			if dec.Decode(&m) != nil {
 				return s
 			}
-			s.method = m
+			s.method, s.hasMethod = m, true
 		case "params":
-			s.tool = sniffToolNameDecoder(dec)
-			return s // params come last in practice and may be large
+			if !sniffParamsDecoder(dec, body, &s) {
+				return s
+			}
 		default:
 			var skip json.RawMessage
 			if dec.Decode(&skip) != nil {
@@ -55,33 +58,51 @@ func sniffRequestDecoder(body []byte) sniffed {
 			}
 		}
 	}
+	if tok, err := dec.Token(); err == nil && tok == json.Delim('}') {
+		s.complete = true
+	}
 	return s
 }
 
-// sniffToolName reads params.name from an object being decoded, skipping
-// the other members (arguments may be large or cut off).
-func sniffToolNameDecoder(dec *json.Decoder) string {
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return ""
+// sniffParamsDecoder reads the params value being decoded from body and
+// notes its name and uri members in s.
+func sniffParamsDecoder(dec *json.Decoder, body []byte, s *sniffed) bool {
+	// A params cut off before its colon leaves the earlier one in place.
+	next := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")
+	if len(next) == 0 || next[0] != ':' {
+		return false
+	}
+	s.tool, s.nameRaw, s.uriRaw = "", nil, nil
+	// Peek past the colon: an object is read member by member, for the
+	// members before a cut; anything else is skipped whole.
+	if next = bytes.TrimLeft(next[1:], " \t\r\n"); len(next) == 0 || next[0] != '{' {
+		var raw json.RawMessage
+		return dec.Decode(&raw) == nil
+	}
+	if _, err := dec.Token(); err != nil {
+		return false
 	}
 	for dec.More() {
 		key, err := dec.Token()
 		if err != nil {
-			return ""
+			return false
 		}
-		if key == "name" {
-			var name string
-			if dec.Decode(&name) != nil {
-				return ""
+		var v json.RawMessage
+		if dec.Decode(&v) != nil {
+			return false
+		}
+		switch key {
+		case "name":
+			s.nameRaw, s.tool = v, ""
+			if v[0] == '"' {
+				json.Unmarshal(v, &s.tool)
 			}
-			return name
-		}
-		var skip json.RawMessage
-		if dec.Decode(&skip) != nil {
-			return ""
+		case "uri":
+			s.uriRaw = v
 		}
 	}
-	return ""
+	tok, err := dec.Token()
+	return err == nil && tok == json.Delim('}')
 }
 
 // validIDDecoder is the reference for validID: it reports whether raw is a JSON-RPC id: a string or a number.

@@ -88,6 +88,8 @@ func printReports(w io.Writer, reports []doctor.RouteReport) {
 				mark = "·"
 			case !s.OK:
 				mark = "✗"
+			case s.Warning:
+				mark = "!"
 			}
 			lines := strings.Split(s.Detail, "\n")
 			fmt.Fprintf(w, "  %s %s: %s\n", mark, s.Name, lines[0])

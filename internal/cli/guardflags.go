@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/server"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 )
@@ -50,14 +51,17 @@ func (f *guardFlags) newGuard(listen string) (*server.Guard, []string, error) {
 		}
 		g.AllowedOrigins = append(g.AllowedOrigins, u.Scheme+"://"+u.Host)
 	}
+	var warnings []string
 	if f.inboundTokenFile != "" {
 		sum, err := readInboundToken(f.inboundTokenFile)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		g.TokenSHA256 = sum
+		if e := (config.SecretFile{Setting: "--inbound-token-file", Path: f.inboundTokenFile, Holds: "the token clients must send"}).Exposure(); e != "" {
+			warnings = append(warnings, e)
+		}
 	}
-	var warnings []string
 	network, addr := server.ListenNetwork(listen)
 	switch {
 	case network == "unix":

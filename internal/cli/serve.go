@@ -166,7 +166,7 @@ func (c *commonFlags) serve(ctx context.Context, listen string, routes []config.
 	if err != nil {
 		return err
 	}
-	for _, w := range warnings {
+	for _, w := range append(warnings, exposedSecretFiles(routes)...) {
 		logger.Warn(w)
 	}
 	srv, err := server.New(ctx, routes, c.serverOptions(logger))
@@ -182,6 +182,21 @@ func (c *commonFlags) serve(ctx context.Context, listen string, routes []config.
 		return fmt.Errorf("%s %q: %w", flag, le.Addr, le.Err)
 	}
 	return err
+}
+
+// exposedSecretFiles returns a warning for each secret or key file of
+// routes that users besides its owner may access. Not an error: a
+// Kubernetes secret volume is 0644 unless its defaultMode says otherwise.
+func exposedSecretFiles(routes []config.Resolved) []string {
+	var warnings []string
+	for _, r := range routes {
+		for _, f := range r.SecretFiles() {
+			if e := f.Exposure(); e != "" {
+				warnings = append(warnings, e)
+			}
+		}
+	}
+	return warnings
 }
 
 // logger builds the logger the flags ask for, or an error naming the flag.

@@ -130,6 +130,9 @@ func runStdio(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range exposedSecretFiles([]config.Resolved{route}) {
+		logger.Warn(w)
+	}
 	srv, err := server.New(ctx, []config.Resolved{route}, common.serverOptions(logger))
 	if err != nil {
 		return err

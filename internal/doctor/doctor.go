@@ -11,14 +11,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/inprocess"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/server"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
@@ -33,6 +32,9 @@ type Step struct {
 	Name    string `json:"name"`
 	OK      bool   `json:"ok"`
 	Skipped bool   `json:"skipped,omitempty"`
+	// Warning marks a step that passed with a problem to fix, which does
+	// not stop the route from working (a secret file others can read).
+	Warning bool   `json:"warning,omitempty"`
 	Detail  string `json:"detail"`
 }
 
@@ -76,6 +78,11 @@ func (c *checklist) run(name string, step func() (string, error)) {
 	c.steps = append(c.steps, Step{Name: name, OK: true, Detail: detail})
 }
 
+// warn records a problem that does not stop the chain.
+func (c *checklist) warn(name, detail string) {
+	c.steps = append(c.steps, Step{Name: name, OK: true, Warning: true, Detail: detail})
+}
+
 // skip records a step that does not apply to this route.
 func (c *checklist) skip(name, why string) {
 	c.steps = append(c.steps, Step{Name: name, Skipped: true, OK: !c.failed, Detail: why})
@@ -88,6 +95,15 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 	c.run("configuration", func() (string, error) {
 		return fmt.Sprintf("valid (%d route(s); this one at %s)", routes, r.Path), nil
 	})
+	var exposed []string
+	for _, f := range r.SecretFiles() {
+		if e := f.Exposure(); e != "" {
+			exposed = append(exposed, e)
+		}
+	}
+	if len(exposed) > 0 {
+		c.warn("file permissions", strings.Join(exposed, "\n"))
+	}
 	if r.ARN != nil {
 		c.run("runtime ARN", func() (string, error) {
 			endpoint := fmt.Sprintf("endpoint %s is in the ARN's region", r.Upstream.Host)
@@ -280,25 +296,25 @@ func checkMetadata(ctx context.Context, client *http.Client, r config.Resolved, 
 	return fmt.Sprintf("the runtime trusts %s, the issuer of %s", d.Issuer, discoveryURL), nil
 }
 
-// checkMCP serves the route's real proxy handler on a loopback port and
-// runs MCP initialize and tools/list through it with the Go SDK client.
+// mcpEndpoint is the URL doctor's MCP client posts to. No request leaves
+// the process on it: the transport hands each one to the route's handler.
+const mcpEndpoint = "http://agentcore-proxy.doctor"
+
+// checkMCP runs MCP initialize and tools/list with the Go SDK client
+// through the route's real proxy handler, called in process: a listener,
+// even on loopback, would lend the route's token to any local process for
+// as long as the check runs.
 func checkMCP(ctx context.Context, r config.Resolved, tokens proxy.TokenSource, transport http.RoundTripper, opts Options) (string, error) {
 	p, err := proxy.New(proxy.Options{Route: r.Name, Target: r.Upstream, Tokens: tokens, Transport: transport, UserAgent: opts.userAgent(), Upstream: server.UpstreamContext(r),
 		Redact: opts.Redactor.Redact})
 	if err != nil {
 		return "", err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
-
-	rec := &lastError{base: http.DefaultTransport}
+	front := &inprocess.Transport{Handler: p, RemoteAddr: "doctor"}
+	defer front.Close()
+	rec := &lastError{base: front}
 	client := mcp.NewClient(&mcp.Implementation{Name: "agentcore-proxy-doctor", Version: opts.Version}, nil)
-	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: "http://" + ln.Addr().String() + r.Path, HTTPClient: &http.Client{Transport: rec}}, nil)
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: mcpEndpoint + r.Path, HTTPClient: &http.Client{Transport: rec}}, nil)
 	if err != nil {
 		return "", rec.explain("initialize", err)
 	}

@@ -47,6 +47,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentcore-proxy/agentcore-proxy/internal/inprocess"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 )
 
@@ -105,7 +106,7 @@ func Run(ctx context.Context, stdin io.Reader, stdout io.Writer, opts Options) e
 	}
 	if opts.Handler != nil {
 		r.endpoint = "http://agentcore-proxy.stdio/mcp"
-		r.client = &http.Client{Transport: handlerTransport{opts.Handler}}
+		r.client = &http.Client{Transport: &inprocess.Transport{Handler: opts.Handler, RemoteAddr: "stdio"}}
 	} else if r.client == nil {
 		r.client = &http.Client{}
 	}
@@ -314,8 +315,13 @@ func (lw *lineWriter) writeError(id json.RawMessage, code int64, message string)
 	if len(id) == 0 {
 		id = json.RawMessage("null")
 	}
-	b, _ := json.Marshal(errorResponse{JSONRPC: "2.0", ID: id, Error: errorObject{Code: code, Message: message}})
-	lw.writeMessage(b)
+	// Without HTML escaping, the id goes back as the client sent it:
+	// json.Marshal would rewrite "&" in a string id as "\u0026".
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(errorResponse{JSONRPC: "2.0", ID: id, Error: errorObject{Code: code, Message: message}})
+	lw.writeMessage(b.Bytes())
 }
 
 func (lw *lineWriter) err() error {

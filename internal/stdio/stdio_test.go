@@ -315,6 +315,22 @@ func TestGarbage(t *testing.T) {
 	}
 }
 
+// TestInvalidRequestEchoesID: the error to an invalid request carries its
+// id as the client wrote it, not re-encoded ("&" stays "&").
+func TestInvalidRequestEchoesID(t *testing.T) {
+	r := startRig(t, 0)
+	sc := bufio.NewScanner(r.out)
+	if _, err := io.WriteString(r.stdin, `{"jsonrpc":"2.0","id":"a&b<c>","method":7}`+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	if !sc.Scan() {
+		t.Fatalf("stdout ended: %v", sc.Err())
+	}
+	if got := sc.Text(); !strings.Contains(got, `"id":"a&b<c>"`) || !strings.Contains(got, `"code":-32600`) {
+		t.Errorf("answer = %s, want -32600 with \"id\":\"a&b<c>\" as sent", got)
+	}
+}
+
 // TestStdinClosedMidCall closes stdin while a call streams: the call
 // finishes within the drain, then Run returns nil.
 func TestStdinClosedMidCall(t *testing.T) {
