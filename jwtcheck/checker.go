@@ -12,6 +12,8 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/secureurl"
 )
 
 // validMethods are the signing algorithms a Checker accepts. Cognito, and so
@@ -65,6 +67,10 @@ func New(ctx context.Context, cfg Config) (*Checker, error) {
 				ErrInvalidConfig, u.field, u.value, u.example))
 		}
 	}
+	// The key set is fetched: plain http only to a loopback host.
+	if _, err := secureurl.Check(cfg.JWKSURI); errors.Is(err, secureurl.ErrPlainHTTP) {
+		errs = append(errs, fmt.Errorf("%w: JWKSURI %q: %w", ErrInvalidConfig, cfg.JWKSURI, err))
+	}
 	if cfg.Leeway < 0 {
 		errs = append(errs, fmt.Errorf("%w: Leeway %s: must not be negative", ErrInvalidConfig, cfg.Leeway))
 	}
@@ -79,6 +85,8 @@ func New(ctx context.Context, cfg Config) (*Checker, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: fetchTimeout}
 	}
+	// Key-set GETs follow redirects only to a secure URL on the same host.
+	cfg.HTTPClient = secureurl.WithRedirects(cfg.HTTPClient, secureurl.SameHostGET)
 	if cfg.Leeway == 0 {
 		cfg.Leeway = 5 * time.Second
 	}

@@ -191,6 +191,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}{
 		{name: "relative issuer", edit: func(c *Config) { c.Issuer = "us-west-2_x" }, wantErr: ErrInvalidConfig, wantText: []string{`Issuer "us-west-2_x"`}},
 		{name: "empty JWKS URI", edit: func(c *Config) { c.JWKSURI = "" }, wantErr: ErrInvalidConfig, wantText: []string{`JWKSURI ""`}},
+		{name: "plain-http JWKS URI off loopback", edit: func(c *Config) { c.JWKSURI = "http://10.1.2.3/jwks" }, wantErr: ErrInvalidConfig,
+			wantText: []string{`JWKSURI "http://10.1.2.3/jwks": plain http is allowed only to a loopback address`}},
 		{name: "negative leeway", edit: func(c *Config) { c.Leeway = -time.Second }, wantErr: ErrInvalidConfig, wantText: []string{"Leeway"}},
 		{name: "bad rule", edit: func(c *Config) {
 			c.Rules.CustomClaims = []CustomClaim{{Name: "g", Type: "STRING_ARRAY", Operator: "EQUALS", Values: []string{"a"}}}
@@ -212,5 +214,50 @@ func TestNewRejectsBadConfig(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestKeySetRedirects: a key-set GET follows a redirect on its own host, but
+// not one to another host (127.0.0.2), which receives nothing.
+func TestKeySetRedirects(t *testing.T) {
+	emu := startEmulator(t)
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no second loopback address: %v", err)
+	}
+	var otherHits atomic.Int32
+	other := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { otherHits.Add(1) }))
+	other.Listener.Close()
+	other.Listener = ln
+	other.Start()
+	defer other.Close()
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/here":
+			http.Redirect(w, r, "/keys", http.StatusFound)
+		case "/away":
+			http.Redirect(w, r, other.URL+"/keys", http.StatusFound)
+		default:
+			http.Redirect(w, r, jwksURI(emu), http.StatusFound) // 127.0.0.1 too: same host
+		}
+	}))
+	defer jwks.Close()
+
+	onRefresh, fetched := refreshes()
+	if _, err := New(t.Context(), Config{Issuer: emu.Issuer(), JWKSURI: jwks.URL + "/here", OnRefresh: onRefresh}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nextRefresh(t, fetched); err != nil {
+		t.Errorf("key set behind same-host redirects = %v, want loaded", err)
+	}
+	onRefresh, fetched = refreshes()
+	if _, err := New(t.Context(), Config{Issuer: emu.Issuer(), JWKSURI: jwks.URL + "/away", OnRefresh: onRefresh}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nextRefresh(t, fetched); err == nil || !strings.Contains(err.Error(), "not followed") {
+		t.Errorf("key set behind a redirect to another host = %v, want the redirect refused", err)
+	}
+	if n := otherHits.Load(); n != 0 {
+		t.Errorf("the other host got %d requests, want 0", n)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/secureurl"
 )
 
 // Well-known path suffixes (RFC 8414 §3, OpenID Connect Discovery §4,
@@ -88,6 +90,9 @@ func DiscoverAuthServer(ctx context.Context, client *http.Client, location strin
 	}
 	if !isAbsoluteHTTP(location) {
 		return nil, &DiscoveryError{Problem: fmt.Sprintf("%q is not an absolute http(s) URL (want an issuer URL or its .well-known metadata URL)", location)}
+	}
+	if _, err := secureurl.Check(location); err != nil {
+		return nil, &DiscoveryError{Problem: fmt.Sprintf("%q not fetched: %v", location, err)}
 	}
 	var candidates []string
 	issuer, direct := issuerFromMetadataURL(location)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/secureurl"
 )
 
 // Defaults applied by [New] to zero fields of [Config].
@@ -104,7 +106,9 @@ type Config struct {
 	// resource, audience, client_id, client_secret or client_assertion*.
 	Params url.Values
 	// HTTPClient makes the token requests. Nil selects a client with a
-	// 10 s timeout on a clone of http.DefaultTransport.
+	// 10 s timeout on a clone of http.DefaultTransport. Its CheckRedirect
+	// is replaced: token requests never follow a redirect
+	// ([ErrTokenRedirect]).
 	HTTPClient *http.Client
 	// RefreshAhead is the fraction of a token's lifetime after which it is
 	// refreshed in the background; it must lie in (0, 1). Zero selects 0.8.
@@ -152,6 +156,8 @@ func (c *Config) validate() error {
 		add("TokenURL is empty: set the token endpoint URL, or take it from a discovery document's token_endpoint")
 	} else if !isAbsoluteHTTP(c.TokenURL) {
 		add("TokenURL %q: not an absolute http(s) URL (want https://DOMAIN.auth.REGION.amazoncognito.com/oauth2/token)", c.TokenURL)
+	} else if _, err := secureurl.Check(c.TokenURL); err != nil {
+		add("TokenURL %q: %v", c.TokenURL, err)
 	}
 	if c.ClientID == "" {
 		add("ClientID is empty: set the app client id")
@@ -189,6 +195,9 @@ func (c Config) withDefaults() Config {
 	if c.HTTPClient == nil {
 		c.HTTPClient = defaultClient()
 	}
+	// A token request carries the secret or an assertion: a redirect would
+	// send it again to wherever the token endpoint points.
+	c.HTTPClient = secureurl.WithRedirects(c.HTTPClient, secureurl.NoRedirects)
 	if c.RefreshAhead == 0 {
 		c.RefreshAhead = DefaultRefreshAhead
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/secureurl"
 )
 
 // docServer is an httptest server answering GETs from a table of paths
@@ -290,7 +292,7 @@ func FuzzDecodeResourceMetadata(f *testing.F) {
 			t.Fatalf("DecodeResourceMetadata(%q) accepted resource %q", body, m.Resource)
 		}
 		for _, as := range m.AuthorizationServers {
-			if !isAbsoluteHTTP(as) {
+			if _, err := secureurl.Check(as); err != nil || !isAbsoluteHTTP(as) {
 				t.Fatalf("DecodeResourceMetadata(%q) accepted authorization server %q", body, as)
 			}
 		}
@@ -301,7 +303,8 @@ func FuzzDecodeResourceMetadata(f *testing.F) {
 }
 
 // FuzzDecodeServerMetadata checks that the decoder never panics and that
-// what it accepts has an issuer and token endpoint that are http(s) URLs.
+// what it accepts has an issuer and token endpoint that are http(s) URLs,
+// plain http only on a loopback host.
 func FuzzDecodeServerMetadata(f *testing.F) {
 	f.Add([]byte(asDoc))
 	f.Add([]byte(`{"issuer":"https://as","token_endpoint":"https://as/t","jwks_uri":"x"}`))
@@ -316,6 +319,13 @@ func FuzzDecodeServerMetadata(f *testing.F) {
 		}
 		if !isAbsoluteHTTP(m.Issuer) || !isAbsoluteHTTP(m.TokenEndpoint) || (m.JWKSURI != "" && !isAbsoluteHTTP(m.JWKSURI)) {
 			t.Fatalf("DecodeServerMetadata(%q) accepted %+v", body, m)
+		}
+		// Every URL the proxy would send credentials to or fetch is https,
+		// or plain http on a loopback host.
+		for _, u := range []string{m.Issuer, m.TokenEndpoint, m.JWKSURI} {
+			if _, err := secureurl.Check(u); u != "" && err != nil {
+				t.Fatalf("DecodeServerMetadata(%q) accepted %q: %v", body, u, err)
+			}
 		}
 	})
 }

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/secureurl"
 )
 
 // ErrDiscovery wraps every error from [Discover]. The message goes on to say
@@ -60,9 +62,10 @@ func Discover(ctx context.Context, client *http.Client, discoveryURL string) (*D
 		return nil, fmt.Errorf("%w: %q is not an absolute http(s) URL (want https://cognito-idp.REGION.amazonaws.com/POOL_ID/.well-known/openid-configuration)",
 			ErrDiscovery, discoveryURL)
 	}
-	if client == nil {
-		client = defaultClient()
+	if _, err := secureurl.Check(discoveryURL); err != nil {
+		return nil, fail("%w", err)
 	}
+	client = discoveryClient(client)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, discoveryURL, nil)
 	if err != nil {
 		return nil, fail("%w", err)
@@ -70,6 +73,10 @@ func Discover(ctx context.Context, client *http.Client, discoveryURL string) (*D
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
+		var re *secureurl.RedirectError
+		if errors.As(err, &re) {
+			return nil, fail("%w", re)
+		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // its message repeats the URL
@@ -96,25 +103,43 @@ func Discover(ctx context.Context, client *http.Client, discoveryURL string) (*D
 		return nil, fail("not a JSON document (Content-Type %s): %w", ct, err)
 	}
 	var problems []string
-	switch {
-	case d.Issuer == "":
-		problems = append(problems, `no "issuer"`)
-	case !isAbsoluteHTTP(d.Issuer):
-		problems = append(problems, fmt.Sprintf(`"issuer" %q is not an absolute http(s) URL`, d.Issuer))
-	}
-	switch {
-	case d.JWKSURI == "":
-		problems = append(problems, `no "jwks_uri"`)
-	case !isAbsoluteHTTP(d.JWKSURI):
-		problems = append(problems, fmt.Sprintf(`"jwks_uri" %q is not an absolute http(s) URL`, d.JWKSURI))
-	}
-	if d.TokenEndpoint != "" && !isAbsoluteHTTP(d.TokenEndpoint) {
-		problems = append(problems, fmt.Sprintf(`"token_endpoint" %q is not an absolute http(s) URL`, d.TokenEndpoint))
-	}
+	problems = checkDiscoveredURL(problems, "issuer", d.Issuer, true)
+	problems = checkDiscoveredURL(problems, "jwks_uri", d.JWKSURI, true)
+	problems = checkDiscoveredURL(problems, "token_endpoint", d.TokenEndpoint, false)
 	if len(problems) > 0 {
 		return nil, fail("document has %s", strings.Join(problems, ", "))
 	}
 	return &d, nil
+}
+
+// checkDiscoveredURL appends to problems what is wrong with the URL v of
+// a document's field: missing while required, not an absolute http(s) URL,
+// or one the proxy may not use (secureurl.Check: plain http off loopback,
+// user information). A discovered URL is refused before any request is
+// made to it.
+func checkDiscoveredURL(problems []string, field, v string, required bool) []string {
+	switch {
+	case v == "" && required:
+		return append(problems, fmt.Sprintf("no %q", field))
+	case v == "":
+		return problems
+	case !isAbsoluteHTTP(v):
+		return append(problems, fmt.Sprintf("%q %q is not an absolute http(s) URL", field, v))
+	}
+	if _, err := secureurl.Check(v); err != nil {
+		return append(problems, fmt.Sprintf("%q %q: %v", field, v, err))
+	}
+	return problems
+}
+
+// discoveryClient returns client, or the default client if nil, with
+// secureurl.SameHostGET as its redirect policy: a metadata GET follows
+// redirects only to a secure URL on the host it asked.
+func discoveryClient(client *http.Client) *http.Client {
+	if client == nil {
+		client = defaultClient()
+	}
+	return secureurl.WithRedirects(client, secureurl.SameHostGET)
 }
 
 // isAbsoluteHTTP reports whether s is an absolute http or https URL with a host.

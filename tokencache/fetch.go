@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/backoff"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/secureurl"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/oauth2"
 )
@@ -30,6 +31,10 @@ var (
 	// endpoint was unreachable or timed out, answered with another error, or
 	// sent a response that is not a usable token.
 	ErrTokenEndpoint = errors.New("tokencache: token request failed")
+	// ErrTokenRedirect means the token endpoint answered a redirect, which
+	// token requests never follow: the client's credentials would go again
+	// to wherever it points. It wraps ErrTokenEndpoint.
+	ErrTokenRedirect = fmt.Errorf("%w: the token endpoint answered a redirect, which a request carrying client credentials never follows", ErrTokenEndpoint)
 	// ErrTokenRejected means Config.Check rejected a fetched token.
 	ErrTokenRejected = errors.New("tokencache: the token endpoint's token would be rejected")
 	// ErrClosed means the context given to New is done, so the cache no
@@ -111,6 +116,14 @@ func (c *Cache) attempt(ctx context.Context) (*oauth2.Token, error) {
 func (c *Cache) explain(err error) (error, bool) {
 	if errors.Is(err, ErrTokenEndpoint) {
 		return err, false // already explained by attempt
+	}
+	var rd *secureurl.RedirectError
+	if errors.As(err, &rd) {
+		// Not retried: the endpoint is misconfigured or hostile. The
+		// Location is shown without its query, where a hostile server could
+		// echo the secret.
+		return fmt.Errorf("%w: %s answered HTTP %d with Location %s; give the token endpoint itself (the URL the redirect points to, if you trust it)",
+			ErrTokenRedirect, c.cfg.TokenURL, rd.Status, rd.Location), false
 	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/secureurl"
 )
 
 // ErrMetadata wraps every error from [DecodeResourceMetadata] and
@@ -33,8 +35,8 @@ type ResourceMetadata struct {
 
 // DecodeResourceMetadata decodes and checks a protected resource metadata
 // document: a JSON object whose resource is an absolute http(s) URL without
-// fragment and whose authorization_servers, if present, are absolute http(s)
-// URLs. A document with no authorization server decodes: the caller decides
+// fragment and whose authorization_servers, if present, are https URLs or
+// plain http URLs on a loopback host. A document with no authorization server decodes: the caller decides
 // whether it can go on without one.
 func DecodeResourceMetadata(body []byte) (*ResourceMetadata, error) {
 	var m ResourceMetadata
@@ -49,9 +51,7 @@ func DecodeResourceMetadata(body []byte) (*ResourceMetadata, error) {
 		problems = append(problems, fmt.Sprintf(`"resource" %q is not an absolute http(s) URL without fragment`, m.Resource))
 	}
 	for i, as := range m.AuthorizationServers {
-		if !isAbsoluteHTTP(as) {
-			problems = append(problems, fmt.Sprintf(`"authorization_servers"[%d] %q is not an absolute http(s) URL`, i, as))
-		}
+		problems = checkDiscoveredURL(problems, fmt.Sprintf("authorization_servers[%d]", i), as, true)
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrMetadata, strings.Join(problems, ", "))
@@ -85,26 +85,19 @@ type ServerMetadata struct {
 }
 
 // DecodeServerMetadata decodes and checks an authorization server metadata
-// or OpenID Connect discovery document: a JSON object with an absolute
-// http(s) issuer and token_endpoint; jwks_uri, if present, must be an
-// absolute http(s) URL too.
+// or OpenID Connect discovery document: a JSON object with an issuer and a
+// token_endpoint; these and jwks_uri, if present, must be https URLs or
+// plain http URLs on a loopback host (the proxy sends the client's
+// credentials to the token endpoint and fetches the key set).
 func DecodeServerMetadata(body []byte) (*ServerMetadata, error) {
 	var m ServerMetadata
 	if err := decodeObject(body, &m); err != nil {
 		return nil, err
 	}
 	var problems []string
-	check := func(field, v string, required bool) {
-		switch {
-		case v == "" && required:
-			problems = append(problems, fmt.Sprintf("no %q", field))
-		case v != "" && !isAbsoluteHTTP(v):
-			problems = append(problems, fmt.Sprintf("%q %q is not an absolute http(s) URL", field, v))
-		}
-	}
-	check("issuer", m.Issuer, true)
-	check("token_endpoint", m.TokenEndpoint, true)
-	check("jwks_uri", m.JWKSURI, false)
+	problems = checkDiscoveredURL(problems, "issuer", m.Issuer, true)
+	problems = checkDiscoveredURL(problems, "token_endpoint", m.TokenEndpoint, true)
+	problems = checkDiscoveredURL(problems, "jwks_uri", m.JWKSURI, false)
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrMetadata, strings.Join(problems, ", "))
 	}
@@ -186,17 +179,28 @@ func (e *DiscoveryError) Error() string {
 func (e *DiscoveryError) Unwrap() error { return ErrDiscovery }
 
 // getDocument fetches url with GET and returns the body of a 200 answer; on
-// anything else it returns the hop with its problem set and a nil body.
+// anything else it returns the hop with its problem set and a nil body. A
+// URL secureurl.Check refuses is not fetched, and redirects are followed
+// only to secure URLs on the same host (secureurl.SameHostGET).
 func getDocument(ctx context.Context, client *http.Client, purpose, rawURL string) (Hop, []byte) {
 	h := Hop{Purpose: purpose, URL: rawURL}
+	if _, err := secureurl.Check(rawURL); err != nil {
+		h.Problem = "not fetched: " + err.Error()
+		return h, nil
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		h.Problem = err.Error()
 		return h, nil
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
+	resp, err := discoveryClient(client).Do(req)
 	if err != nil {
+		var re *secureurl.RedirectError
+		if errors.As(err, &re) {
+			h.Status, h.Problem = re.Status, "redirect to "+re.Location+" not followed: "+re.Why
+			return h, nil
+		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // its message repeats the URL

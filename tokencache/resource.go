@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/secureurl"
 )
 
 // Discovered is what zero-configuration discovery found for a protected
@@ -55,9 +57,7 @@ func ResourceMetadataURLs(resourceURL string) ([]string, error) {
 // or nil if it had none. A protected MCP server answers 401 with a
 // challenge before it looks at the body.
 func ProbeChallenge(ctx context.Context, client *http.Client, resourceURL string) (Hop, *BearerChallenge) {
-	if client == nil {
-		client = defaultClient()
-	}
+	client = discoveryClient(client) // a POST follows no redirect
 	h := Hop{Purpose: "probe", URL: resourceURL}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, resourceURL, strings.NewReader("{}"))
 	if err != nil {
@@ -68,6 +68,11 @@ func ProbeChallenge(ctx context.Context, client *http.Client, resourceURL string
 	req.Header.Set("Accept", "application/json, text/event-stream")
 	resp, err := client.Do(req)
 	if err != nil {
+		var re *secureurl.RedirectError
+		if errors.As(err, &re) {
+			h.Status, h.Problem = re.Status, "redirect to "+re.Location+" not followed: "+re.Why
+			return h, nil
+		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
@@ -99,10 +104,31 @@ func ProbeChallenge(ctx context.Context, client *http.Client, resourceURL string
 //  3. Its first authorization server's metadata comes from
 //     [DiscoverAuthServer].
 //
+// Every URL a server names (resource_metadata, authorization_servers, and
+// the issuer, token_endpoint and jwks_uri of the metadata) must be https,
+// or plain http on a loopback host; another is refused before any request
+// is made to it. Metadata requests follow redirects only to such URLs on
+// the host they asked.
+//
+// DiscoverResource makes no decision about whom to trust: the resource
+// names its authorization server, and a hostile resource can name any.
+// Before sending the client's credentials to what it found, check the
+// issuer, or use [DiscoverResourceTrusting].
+//
 // Pass the challenge of a later 401 to rediscover without probing. A nil
 // client selects one with a 10 s timeout. On failure the error is a
 // [*DiscoveryError] listing every URL tried and its status.
 func DiscoverResource(ctx context.Context, client *http.Client, resourceURL string, challenge *BearerChallenge) (*Discovered, error) {
+	return DiscoverResourceTrusting(ctx, client, resourceURL, challenge, nil)
+}
+
+// DiscoverResourceTrusting is [DiscoverResource] with a trust decision:
+// once the protected resource metadata is found, and before any request to
+// its authorization server, trust is called with what was found so far
+// (Resource.AuthorizationServers[0] is the issuer named; AuthServer is still
+// empty). If it returns an error, discovery stops and returns that error
+// as is. A nil trust trusts any server, as DiscoverResource does.
+func DiscoverResourceTrusting(ctx context.Context, client *http.Client, resourceURL string, challenge *BearerChallenge, trust func(*Discovered) error) (*Discovered, error) {
 	if client == nil {
 		client = defaultClient()
 	}
@@ -152,6 +178,11 @@ func DiscoverResource(ctx context.Context, client *http.Client, resourceURL stri
 	}
 	if !found {
 		return nil, &DiscoveryError{Problem: "no usable protected resource metadata for " + resourceURL, Hops: d.Hops}
+	}
+	if trust != nil {
+		if err := trust(d); err != nil {
+			return nil, err
+		}
 	}
 	as, err := DiscoverAuthServer(ctx, client, d.Resource.AuthorizationServers[0])
 	if err != nil {

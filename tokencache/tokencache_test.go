@@ -339,6 +339,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		{name: "ftp url", cfg: Config{TokenURL: "ftp://idp/token", ClientID: "id", ClientSecret: "s"}, want: []string{"not an absolute http(s) URL"}},
 		{name: "bad fractions", cfg: Config{TokenURL: "https://idp/token", ClientID: "id", ClientSecret: "s", RefreshAhead: 1.5, Jitter: -1, MaxAttempts: -1}, want: []string{"RefreshAhead", "Jitter", "MaxAttempts"}},
 		{name: "bad auth style", cfg: Config{TokenURL: "https://idp/token", ClientID: "id", ClientSecret: "s", AuthStyle: 7}, want: []string{"AuthStyle 7"}},
+		{name: "plain http off loopback", cfg: Config{TokenURL: "http://10.1.2.3/token", ClientID: "id", ClientSecret: "s"}, want: []string{`TokenURL "http://10.1.2.3/token": plain http is allowed only to a loopback address`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
