@@ -65,13 +65,17 @@ const (
 	SettingStepUp Setting = "step_up"
 	// SettingAuth is the route's authentication mode: oauth, sigv4 or none.
 	SettingAuth Setting = "auth"
+	// SettingIssuer is the issuer of the authorization server the route's
+	// client credentials belong to (issue 16).
+	SettingIssuer Setting = "issuer"
 )
 
 // Settings lists every Setting, in a fixed order.
 func Settings() []Setting {
 	return []Setting{SettingRuntimeARN, SettingQualifier, SettingEndpointURL, SettingUpstreamURL, SettingDiscoveryURL,
 		SettingTokenURL, SettingClientID, SettingClientSecret, SettingScope, SettingMaxBodyBytes,
-		SettingTokenAuthStyle, SettingClientKey, SettingAssertionAud, SettingResource, SettingAudience, SettingAuth, SettingStepUp}
+		SettingTokenAuthStyle, SettingClientKey, SettingAssertionAud, SettingResource, SettingAudience, SettingAuth, SettingStepUp,
+		SettingIssuer}
 }
 
 // A Namer returns the name a user knows a setting by, such as "--client-id"

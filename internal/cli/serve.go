@@ -253,6 +253,7 @@ func (f *routeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&rf.EndpointURL, "endpoint-url", "", "AgentCore endpoint `URL` (default https://bedrock-agentcore.REGION.amazonaws.com from the ARN;\nAWS_ENDPOINT_URL_BEDROCK_AGENTCORE is honoured too)")
 	fs.StringVar(&rf.UpstreamURL, "upstream-url", "", "plain MCP `URL` instead of an ARN, e.g. http://127.0.0.1:8000/mcp")
 	fs.StringVar(&rf.DiscoveryURL, "discovery-url", "", "the authorization server: an OIDC discovery `URL`, an RFC 8414 metadata URL or an issuer, e.g.\nhttps://cognito-idp.REGION.amazonaws.com/POOL_ID/.well-known/openid-configuration;\nnone: discovered from the upstream's 401 (RFC 9728 protected resource metadata)")
+	fs.StringVar(&rf.Issuer, "issuer", "", "`issuer` of the authorization server the client credentials belong to: discovery from the upstream\nsends them to no other (default: only a server on the upstream's host, or any named by AgentCore for --runtime-arn);\nwith --discovery-url, its issuer must be this")
 	fs.StringVar(&rf.TokenURL, "token-url", "", "OAuth2 token endpoint `URL`, when discovery has none (it overrides discovery's token_endpoint)")
 	fs.StringVar(&rf.ClientID, "client-id", "", "M2M app client `id`")
 	fs.StringVar(&rf.ClientSecretFile, "client-secret-file", "", "`file` holding the app client's secret (or set AGENTCORE_PROXY_CLIENT_SECRET)")

@@ -116,7 +116,8 @@ func resolveSigV4(res *Resolved, a Auth, f func(string, string) string) []error 
 			yaml, flag string
 		}{
 			{a.ClientID != "", "auth.client_id", "--client-id"}, {a.DiscoveryURL != "", "auth.discovery_url", "--discovery-url"},
-			{a.TokenURL != "", "auth.token_url", "--token-url"}, {a.ClientSecretFile != "", "auth.client_secret_file", "--client-secret-file"},
+			{a.TokenURL != "", "auth.token_url", "--token-url"}, {a.Issuer != "", "auth.issuer", "--issuer"},
+			{a.ClientSecretFile != "", "auth.client_secret_file", "--client-secret-file"},
 			{a.ClientSecretEnv != "", "auth.client_secret_env", ""}, {a.secretFromEnv, "", EnvClientSecret},
 			{len(a.Scopes) > 0, "auth.scopes", "--scope"}, {a.TokenAuthStyle != "", "auth.token_auth_style", "--token-auth-style"},
 			{a.SSMPrefix != "", "auth.ssm_prefix", "--ssm-prefix"}, {a.ClientSecretARN != "", "auth.client_secret_arn", "--client-secret-arn"},

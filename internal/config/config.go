@@ -78,9 +78,15 @@ type Auth struct {
 	// Type is oauth (alias client_credentials), sigv4 or none. Empty means
 	// client_credentials when any other auth setting is given, none
 	// otherwise.
-	Type             string   `yaml:"type"`
-	DiscoveryURL     string   `yaml:"discovery_url"`
-	TokenURL         string   `yaml:"token_url"`
+	Type         string `yaml:"type"`
+	DiscoveryURL string `yaml:"discovery_url"`
+	TokenURL     string `yaml:"token_url"`
+	// Issuer is the issuer of the authorization server the client's
+	// credentials belong to. Discovery from the upstream sends them to a
+	// server it names only if it is this issuer (else: only on the
+	// upstream's host, or for a runtime ARN); with discovery_url, the
+	// document's issuer must be this.
+	Issuer           string   `yaml:"issuer"`
 	ClientID         string   `yaml:"client_id"`
 	ClientSecretFile string   `yaml:"client_secret_file"`
 	ClientSecretEnv  string   `yaml:"client_secret_env"`
@@ -133,7 +139,7 @@ func (a Auth) Kind() string {
 
 // hasSettings reports whether any client_credentials setting is given.
 func (a Auth) hasSettings() bool {
-	return a.ClientID != "" || a.DiscoveryURL != "" || a.TokenURL != "" || a.ClientSecretFile != "" ||
+	return a.ClientID != "" || a.DiscoveryURL != "" || a.TokenURL != "" || a.Issuer != "" || a.ClientSecretFile != "" ||
 		a.ClientSecretEnv != "" || len(a.Scopes) > 0 || a.TokenAuthStyle != "" || a.secretFromEnv ||
 		a.ClientKeyFile != "" || a.ClientKeyAlg != "" || a.ClientKeyID != "" || a.ClientAssertionAud != "" ||
 		a.Resource != nil || a.Audience != "" || len(a.TokenParams) > 0 || len(a.tokenParamFlags) > 0 || a.StepUp != nil ||

@@ -36,6 +36,17 @@ func TestValidateFlags(t *testing.T) {
 		{name: "http non-loopback discovery", modify: func(f *RouteFlags) { f.DiscoveryURL = "http://idp.example.com/.well-known/openid-configuration" },
 			want: []string{`--discovery-url "http://idp.example.com/.well-known/openid-configuration": proxy: plain http`}},
 		{name: "discovery URL is an issuer", modify: func(f *RouteFlags) { f.DiscoveryURL = "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_abc" }},
+		{name: "issuer", modify: func(f *RouteFlags) { f.Issuer = "https://auth.example.com/" }},
+		{name: "issuer on loopback", modify: func(f *RouteFlags) { f.DiscoveryURL, f.Issuer = "", "http://127.0.0.2:9000" }},
+		{name: "plain-http issuer off loopback", modify: func(f *RouteFlags) { f.Issuer = "http://auth.example.com" },
+			want: []string{`--issuer "http://auth.example.com": proxy: plain http is allowed only to a loopback address`}},
+		{name: "issuer with a query", modify: func(f *RouteFlags) { f.Issuer = "https://auth.example.com/?tenant=x" },
+			want: []string{`--issuer "https://auth.example.com/?tenant=x": an issuer has no query or fragment`}},
+		{name: "issuer with a token URL alone", modify: func(f *RouteFlags) { f.DiscoveryURL, f.TokenURL, f.Issuer = "", "https://auth.example.com/token", "https://auth.example.com" },
+			want: []string{"--issuer applies to discovery, and with --token-url alone nothing is discovered: remove it, or give --discovery-url"}},
+		{name: "issuer with sigv4", modify: func(f *RouteFlags) {
+			*f = RouteFlags{RuntimeARN: goodARN, Auth: "sigv4", Issuer: "https://auth.example.com"}
+		}, want: []string{"OAuth settings are given (--issuer)"}},
 		{name: "no discovery URL: zero-config", modify: func(f *RouteFlags) { f.DiscoveryURL = "" }},
 		{name: "private_key_jwt needs no secret", modify: func(f *RouteFlags) {
 			f.ClientSecretFile, f.TokenAuthStyle, f.ClientKeyFile = "", "private_key_jwt", "/dev/null"

@@ -9,6 +9,7 @@ type RouteFlags struct {
 	UpstreamURL      string
 	DiscoveryURL     string
 	TokenURL         string
+	Issuer           string
 	ClientID         string
 	ClientSecretFile string
 	Scopes           []string
@@ -41,7 +42,7 @@ type RouteFlags struct {
 // Empty reports whether no route flag was given.
 func (f RouteFlags) Empty() bool {
 	return f.RuntimeARN == "" && f.Qualifier == "" && f.EndpointURL == "" && f.UpstreamURL == "" &&
-		f.DiscoveryURL == "" && f.TokenURL == "" && f.ClientID == "" && f.ClientSecretFile == "" &&
+		f.DiscoveryURL == "" && f.TokenURL == "" && f.Issuer == "" && f.ClientID == "" && f.ClientSecretFile == "" &&
 		len(f.Scopes) == 0 && f.TokenAuthStyle == "" && len(f.AllowedClients) == 0 &&
 		len(f.AllowedAudience) == 0 && len(f.AllowedScopes) == 0 && f.ClientKeyFile == "" && f.ClientKeyAlg == "" &&
 		f.ClientKeyID == "" && f.ClientAssertionAud == "" && f.Resource == nil && f.Audience == "" && len(f.TokenParams) == 0 && f.StepUp == nil &&
@@ -67,6 +68,7 @@ func FromFlags(listen string, f RouteFlags) *Config {
 		Auth: Auth{
 			DiscoveryURL:     f.DiscoveryURL,
 			TokenURL:         f.TokenURL,
+			Issuer:           f.Issuer,
 			ClientID:         f.ClientID,
 			ClientSecretFile: f.ClientSecretFile,
 			Scopes:           f.Scopes,

@@ -99,6 +99,7 @@ routes:
     target: {upstream_url: "https://mcp.example.com/mcp"}
     auth:
       client_id: c1
+      issuer: https://auth.example.com
       token_auth_style: private_key_jwt
       client_key_file: ` + keyFile + `
       client_key_id: k1
@@ -134,7 +135,7 @@ routes:
 	a := routes[0].Auth
 	if a.AuthStyle != tokencache.AuthStylePrivateKeyJWT || a.ClientKey == nil || a.ClientKey.KeyID() != "k1" ||
 		a.AssertionAud != AssertionAudTokenEndpoint || a.Resource == nil || *a.Resource != "" ||
-		a.Audience != "https://api.example.com" || a.Params.Get("prompt") != "none" {
+		a.Audience != "https://api.example.com" || a.Params.Get("prompt") != "none" || a.Issuer != "https://auth.example.com" {
 		t.Errorf("resolved auth = %+v, want every key applied", a)
 	}
 }

@@ -55,7 +55,11 @@ func (r Resolved) Names() agentcore.Namer {
 type ResolvedAuth struct {
 	DiscoveryURL string
 	TokenURL     string
-	ClientID     string
+	// Issuer is the issuer of the authorization server the client's
+	// credentials belong to: discovery sends them only to it (see
+	// internal/server's trust rule). "" when not given.
+	Issuer   string
+	ClientID string
 	Secret       string
 	Scopes       []string
 	PostAuth     bool
@@ -265,15 +269,37 @@ func resolveAuth(res *Resolved, a Auth, f func(string, string) string, fromFlags
 			bad("%s %q: %v", f("auth.token_url", "--token-url"), a.TokenURL, err)
 		}
 	}
+	errs = append(errs, resolveIssuer(a, f)...)
 	for _, s := range a.Scopes {
 		if s == "" || strings.ContainsAny(s, " \t\n\"\\") {
 			bad("%s %q: a scope has no spaces or quotes; give each one separately, e.g. default-m2m-resource-server/read", f("auth.scopes", "--scope"), s)
 		}
 	}
 	errs = append(errs, resolveTokenRequest(ra, a, f, keyed)...)
-	ra.DiscoveryURL, ra.TokenURL = a.DiscoveryURL, a.TokenURL
+	ra.DiscoveryURL, ra.TokenURL, ra.Issuer = a.DiscoveryURL, a.TokenURL, a.Issuer
 	res.Auth = ra
 	return errs
+}
+
+// resolveIssuer checks the issuer setting: an https URL (or http on a
+// loopback host) without query or fragment, as RFC 8414 §2 has it, and
+// only where discovery happens.
+func resolveIssuer(a Auth, f func(string, string) string) []error {
+	if a.Issuer == "" {
+		return nil
+	}
+	field := f("auth.issuer", "--issuer")
+	u, err := proxy.CheckSecureURL(a.Issuer)
+	switch {
+	case err != nil:
+		return []error{fmt.Errorf("%s %q: %v", field, a.Issuer, err)}
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return []error{fmt.Errorf("%s %q: an issuer has no query or fragment (RFC 8414 §2); give the authorization server's issuer, e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID", field, a.Issuer)}
+	case a.TokenURL != "" && a.DiscoveryURL == "" && a.SSMPrefix == "":
+		return []error{fmt.Errorf("%s applies to discovery, and with %s alone nothing is discovered: remove it, or give %s", field,
+			f("auth.token_url", "--token-url"), f("auth.discovery_url", "--discovery-url"))}
+	}
+	return nil
 }
 
 func resolveRules(res *Resolved, a Authorizer, f func(string, string) string) []error {
@@ -376,6 +402,7 @@ var settingNames = map[agentcore.Setting][2]string{
 	agentcore.SettingResource:       {"auth.resource", "--resource"},
 	agentcore.SettingAudience:       {"auth.audience", "--audience"},
 	agentcore.SettingStepUp:         {"auth.step_up", "--step-up"},
+	agentcore.SettingIssuer:         {"auth.issuer", "--issuer"},
 }
 
 // FlagNames names each setting by its serve flag, e.g. --client-id.

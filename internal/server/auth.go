@@ -16,6 +16,7 @@ import (
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/secureurl"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
@@ -73,8 +74,11 @@ func NewAuthSetup(opts AuthOptions) *AuthSetup {
 	}
 	t := proxy.NewTransport(proxy.TransportOptions{DialTimeout: opts.Transport.DialTimeout, TLSHandshakeTimeout: opts.Transport.TLSHandshakeTimeout})
 	return &AuthSetup{
-		opts:   opts,
-		client: &http.Client{Timeout: cmp.Or(opts.FetchTimeout, 10*time.Second), Transport: t},
+		opts: opts,
+		// Token requests replace the redirect policy with none at all
+		// (tokencache); everything else, such as doctor's metadata GET,
+		// follows redirects only to a secure URL on the same host.
+		client: &http.Client{Timeout: cmp.Or(opts.FetchTimeout, 10*time.Second), Transport: t, CheckRedirect: secureurl.SameHostGET},
 		shared: map[string]*RouteAuth{},
 		// Temporary AWS credentials change hourly: keep the last few.
 		awsCreds: opts.Redactor.NewSet(0),

@@ -3,6 +3,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -116,6 +117,9 @@ func (a *AuthSetup) discover(ctx context.Context, r config.Resolved) (*tokencach
 	default:
 		key = SourceUpstream + "\x00" + r.Upstream.String()
 	}
+	// Routes that share a starting point but pin different issuers each
+	// make their own trust decision.
+	key += "\x00" + ra.Issuer
 	if f := a.recall(key); f != nil {
 		a.remember(r, key, f)
 		return f.Discovery, nil
@@ -128,6 +132,9 @@ func (a *AuthSetup) discover(ctx context.Context, r config.Resolved) (*tokencach
 	)
 	if ra.DiscoveryURL != "" {
 		f, err = a.discoverURL(dctx, r)
+		if err == nil {
+			err = checkGivenIssuer(r, f)
+		}
 	} else {
 		f, err = a.discoverUpstream(dctx, r)
 	}
@@ -166,7 +173,10 @@ func (a *AuthSetup) discoverURL(ctx context.Context, r config.Resolved) (*Found,
 
 func (a *AuthSetup) discoverUpstream(ctx context.Context, r config.Resolved) (*Found, error) {
 	from := r.Upstream.String()
-	dr, err := tokencache.DiscoverResource(ctx, a.client, from, nil)
+	dr, err := tokencache.DiscoverResourceTrusting(ctx, a.client, from, nil, trustUpstreamAuthServer(r))
+	if errors.Is(err, ErrUntrustedAuthServer) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("route %s: no %s or %s given, and finding the authorization server from the upstream failed: %w; give %s (the issuer or its metadata URL)",
 			r.Name, agentcore.Render("{discovery_url}", r.Names()), agentcore.Render("{token_url}", r.Names()), err,
