@@ -42,13 +42,13 @@ func (e *UntrustedAuthServerError) Error() string {
 		return fmt.Sprintf("route %s: %s %s gives the issuer %s, but %s is %s: the client's credentials go only to %s; check both settings",
 			e.Route, agentcore.Render("{discovery_url}", e.names), e.Where, e.Named, issuer, e.Issuer, e.Issuer)
 	}
-	head := fmt.Sprintf("route %s: the upstream %s (host %s) names the authorization server %s in its protected resource metadata %s",
-		e.Route, e.Upstream.Redacted(), e.Upstream.Hostname(), e.Named, e.Where)
+	head := fmt.Sprintf("route %s: the upstream %s names the authorization server %s in its protected resource metadata %s",
+		e.Route, e.Upstream.Redacted(), e.Named, e.Where)
 	if e.Issuer != "" {
-		return fmt.Sprintf("%s, but %s is %s: the client's credentials go only to %s, and nothing was sent to %s; check %s, or the upstream",
-			head, issuer, e.Issuer, e.Issuer, e.Named, issuer)
+		return fmt.Sprintf("%s, but %s is %s: the client's credentials go only to %s, and nothing was sent to %s; check %s, or the upstream (host %s)",
+			head, issuer, e.Issuer, e.Issuer, e.Named, issuer, e.Upstream.Hostname())
 	}
-	return fmt.Sprintf("%s, which is not on the upstream's host %s: without %s the client's credentials go only to an authorization server on the upstream's host, and nothing was sent to %s; if you trust it, give %s %s",
+	return fmt.Sprintf("%s, which is not on the upstream's host %s: without %s the client's credentials go only to an authorization server on that host, and nothing was sent to %s; if you trust it, give %s %s",
 		head, e.Upstream.Hostname(), issuer, e.Named, issuer, e.Named)
 }
 
