@@ -42,7 +42,9 @@ func TestValidateFlags(t *testing.T) {
 			want: []string{`--issuer "http://auth.example.com": proxy: plain http is allowed only to a loopback address`}},
 		{name: "issuer with a query", modify: func(f *RouteFlags) { f.Issuer = "https://auth.example.com/?tenant=x" },
 			want: []string{`--issuer "https://auth.example.com/?tenant=x": an issuer has no query or fragment`}},
-		{name: "issuer with a token URL alone", modify: func(f *RouteFlags) { f.DiscoveryURL, f.TokenURL, f.Issuer = "", "https://auth.example.com/token", "https://auth.example.com" },
+		{name: "issuer with a token URL alone", modify: func(f *RouteFlags) {
+			f.DiscoveryURL, f.TokenURL, f.Issuer = "", "https://auth.example.com/token", "https://auth.example.com"
+		},
 			want: []string{"--issuer applies to discovery, and with --token-url alone nothing is discovered: remove it, or give --discovery-url"}},
 		{name: "issuer with sigv4", modify: func(f *RouteFlags) {
 			*f = RouteFlags{RuntimeARN: goodARN, Auth: "sigv4", Issuer: "https://auth.example.com"}

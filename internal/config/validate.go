@@ -55,14 +55,15 @@ func (r Resolved) Names() agentcore.Namer {
 type ResolvedAuth struct {
 	DiscoveryURL string
 	TokenURL     string
-	// Issuer is the issuer of the authorization server the client's
-	// credentials belong to: discovery sends them only to it (see
-	// internal/server's trust rule). "" when not given.
-	Issuer   string
-	ClientID string
+	ClientID     string
 	Secret       string
 	Scopes       []string
 	PostAuth     bool
+
+	// Issuer is the issuer of the authorization server the client's
+	// credentials belong to: discovery sends them only to it (see
+	// internal/server's trust rule). "" when not given.
+	Issuer string
 	// AuthStyle is how the client authenticates; StyleGiven says the user
 	// chose it (else it follows the key and the metadata).
 	AuthStyle  tokencache.AuthStyle
