@@ -83,7 +83,7 @@ func (e *elsewhere) assertNothingReceived(t *testing.T) {
 func hostileUpstream(t *testing.T, authServer func() string, wantToken string) *httptest.Server {
 	t.Helper()
 	var srv *httptest.Server
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/.well-known/oauth-protected-resource/mcp":
 			json.NewEncoder(w).Encode(map[string]any{"resource": srv.URL + "/mcp", "authorization_servers": []string{authServer()}})
@@ -101,6 +101,7 @@ func hostileUpstream(t *testing.T, authServer func() string, wantToken string) *
 			http.NotFound(w, r)
 		}
 	}))
+	srv.Start() // after srv is set: the handler reads it
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -293,7 +294,7 @@ func TestDiscoveredPlainHTTPRefused(t *testing.T) {
 func TestMetadataRedirectToOtherHostNotFollowed(t *testing.T) {
 	other := newElsewhere(t)
 	var up *httptest.Server
-	up = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/mcp":
 			w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+up.URL+`/prm"`)
@@ -304,6 +305,7 @@ func TestMetadataRedirectToOtherHostNotFollowed(t *testing.T) {
 			http.NotFound(w, r)
 		}
 	}))
+	up.Start()
 	defer up.Close()
 	_, _, err := runCmd(t, trustEnv, "serve", "--listen", "127.0.0.1:0", "--upstream-url", up.URL+"/mcp", "--client-id", "c1")
 	want := up.URL + "/prm: HTTP 302: redirect to " + other.srv.URL + "/.well-known/oauth-protected-resource not followed"
