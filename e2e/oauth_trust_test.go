@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -313,4 +314,38 @@ func TestMetadataRedirectToOtherHostNotFollowed(t *testing.T) {
 		t.Errorf("serve = %v, want %q", err, want)
 	}
 	other.assertNothingReceived(t)
+}
+
+// TestDiscoveryURLIssuerMustMatch: with --discovery-url and --issuer, the
+// document's issuer must be --issuer; no token request is made otherwise.
+func TestDiscoveryURLIssuerMustMatch(t *testing.T) {
+	var tokens atomic.Int32
+	var as *httptest.Server
+	as = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/.well-known/oauth-authorization-server":
+			json.NewEncoder(w).Encode(map[string]any{"issuer": as.URL, "token_endpoint": as.URL + "/token"})
+		case "/token":
+			tokens.Add(1)
+			json.NewEncoder(w).Encode(map[string]any{"access_token": "opaque-token", "token_type": "Bearer", "expires_in": 3600})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	as.Start()
+	defer as.Close()
+	base := []string{"token", "--upstream-url", "http://127.0.0.1:1/mcp", "--discovery-url", as.URL, "--client-id", "c1"}
+	_, _, err := runCmd(t, trustEnv, append(base, "--issuer", "https://idp.example.com")...)
+	want := "--discovery-url " + as.URL + "/.well-known/oauth-authorization-server gives the issuer " + as.URL + ", but --issuer is https://idp.example.com"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("token = %v, want %q", err, want)
+	}
+	if n := tokens.Load(); n != 0 {
+		t.Errorf("token requests = %d, want 0", n)
+	}
+	stdout, _, err := runCmd(t, trustEnv, append(base, "--issuer", as.URL+"/")...)
+	if err != nil || !strings.Contains(stdout, "opaque-token") || tokens.Load() != 1 {
+		t.Errorf("token --issuer %s/ = %q, %v after %d token requests, want the token", as.URL, stdout, err, tokens.Load())
+	}
 }

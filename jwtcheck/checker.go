@@ -28,7 +28,7 @@ type Config struct {
 	Issuer     string        // the discovery document's issuer; the token's iss must equal it
 	JWKSURI    string        // the discovery document's jwks_uri
 	Rules      Rules         // the runtime's authorizer rules
-	HTTPClient *http.Client  // for the JWKS; nil: a client with a 10 s timeout
+	HTTPClient *http.Client  // for the JWKS; nil: a client with a 10 s timeout; redirects are followed only on the same host
 	Leeway     time.Duration // for exp and nbf; zero: 5 s (we check our own token, so stay strict)
 	Logger     *slog.Logger  // nil: discard
 	// OnRefresh, if set, is called after each JWKS fetch with its error (nil

@@ -55,7 +55,7 @@ func ResourceMetadataURLs(resourceURL string) ([]string, error) {
 // ProbeChallenge sends resourceURL an unauthenticated POST with an empty
 // JSON object and returns the hop and the Bearer challenge of the answer,
 // or nil if it had none. A protected MCP server answers 401 with a
-// challenge before it looks at the body.
+// challenge before it looks at the body. The POST follows no redirect.
 func ProbeChallenge(ctx context.Context, client *http.Client, resourceURL string) (Hop, *BearerChallenge) {
 	client = discoveryClient(client) // a POST follows no redirect
 	h := Hop{Purpose: "probe", URL: resourceURL}

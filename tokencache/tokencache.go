@@ -23,6 +23,13 @@
 // a protected resource's authorization server with no configuration
 // (RFC 9728 protected resource metadata, then RFC 8414 or OpenID Connect
 // metadata), and [DiscoverAuthServer] takes an issuer or metadata URL.
+// A resource names its own authorization server: [DiscoverResourceTrusting]
+// decides whether to trust it before any request is made to it.
+//
+// Every URL discovery follows or returns is https, or plain http on a
+// loopback host; token requests follow no redirect ([ErrTokenRedirect]), and
+// metadata requests follow redirects only to such URLs on the host they
+// asked.
 //
 // Clients authenticate with a secret (client_secret_basic or
 // client_secret_post) or with a private key (private_key_jwt, RFC 7523; see
