@@ -2,7 +2,9 @@ package config
 
 import (
 	"os"
+	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -280,7 +282,11 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
+		mux := http.NewServeMux()
 		for _, r := range routes {
+			// A valid route's path registers as the server registers it
+			// (ServeMux panics on a pattern it cannot parse).
+			mux.Handle(r.Path, http.NotFoundHandler())
 			// A valid route never sends credentials over plain http to a
 			// non-loopback host.
 			if r.Upstream.Scheme == "http" && r.Auth != nil && !isLoopbackForTest(r.Upstream.Hostname()) {
@@ -292,4 +298,43 @@ func FuzzParse(f *testing.F) {
 
 func isLoopbackForTest(h string) bool {
 	return h == "localhost" || strings.HasSuffix(h, ".localhost") || strings.HasPrefix(h, "127.") || h == "::1"
+}
+
+// TestValidateRoutePathPatterns refuses route paths that Go's ServeMux
+// would read as patterns (it panics at start on "{"), naming the route.
+func TestValidateRoutePathPatterns(t *testing.T) {
+	tests := []struct {
+		name, path, want string
+	}{
+		{name: "wildcard", path: "/a{b}", want: `routes[0].path "/a{b}" (route r): { and } are not allowed`},
+		{name: "closing brace", path: "/a}", want: `routes[0].path "/a}" (route r): { and } are not allowed`},
+		{name: "whole wildcard", path: "/{id}/mcp", want: `routes[0].path "/{id}/mcp" (route r): { and } are not allowed`},
+		{name: "tab", path: "/a\tb", want: `routes[0].path "/a\tb" (route r): want an absolute path`},
+		{name: "relative", path: "a/mcp", want: `routes[0].path "a/mcp" (route r): want an absolute path`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse("r.yaml", []byte("routes:\n  - name: r\n    path: "+strconv.Quote(tt.path)+"\n    target: {upstream_url: 'http://127.0.0.1:1/mcp'}\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Listen = "127.0.0.1:0"
+			_, err = cfg.Validate(noEnv)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate(path %q) = %v, want an error containing %q", tt.path, err, tt.want)
+			}
+		})
+	}
+	// Two spellings of one path: ServeMux decodes %62 and would panic.
+	cfg, err := Parse("r.yaml", []byte(`routes:
+  - {name: a, path: /ab, target: {upstream_url: 'http://127.0.0.1:1/mcp'}}
+  - {name: b, path: /a%62, target: {upstream_url: 'http://127.0.0.1:1/mcp'}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listen = "127.0.0.1:0"
+	if _, err := cfg.Validate(noEnv); err == nil || !strings.Contains(err.Error(), `routes[1].path "/a%62" (route b): it matches the same requests as another route's path`) {
+		t.Errorf("Validate(/ab and /a%%62) = %v, want an error naming route b", err)
+	}
 }

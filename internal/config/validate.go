@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"regexp"
@@ -126,6 +127,12 @@ func (c *Config) Validate(getenv func(string) string) ([]Resolved, error) {
 	}
 	var out []Resolved
 	names, paths := map[string]bool{}, map[string]bool{}
+	// mux registers the route paths next to the proxy's own patterns, as
+	// the server will, to catch what would make it panic at start.
+	mux := http.NewServeMux()
+	for _, p := range []string{"GET /healthz", "GET /readyz", "GET /metrics", "GET /{$}", "GET /status", "/"} {
+		mux.Handle(p, http.NotFoundHandler())
+	}
 	for i, r := range c.Routes {
 		f := func(yamlField, flag string) string { return c.fieldName(i, yamlField, flag) }
 		res := Resolved{Name: r.Name, Path: r.Path, names: c.namer(i, r)}
@@ -137,12 +144,16 @@ func (c *Config) Validate(getenv func(string) string) ([]Resolved, error) {
 		}
 		names[r.Name] = true
 		switch {
-		case !strings.HasPrefix(r.Path, "/") || strings.ContainsAny(r.Path, "?# "):
-			bad("%s %q: want an absolute path such as /%s/mcp", f("path", ""), r.Path, r.Name)
+		case !strings.HasPrefix(r.Path, "/") || strings.ContainsAny(r.Path, "?#") || strings.ContainsFunc(r.Path, isSpaceOrControl):
+			bad("%s %q (route %s): want an absolute path such as /%s/mcp, without spaces", f("path", ""), r.Path, r.Name, r.Name)
+		case strings.ContainsAny(r.Path, "{}"):
+			bad("%s %q (route %s): { and } are not allowed in a route path (Go's request patterns read them as wildcards); use a literal path such as /%s/mcp", f("path", ""), r.Path, r.Name, r.Name)
 		case slices.Contains(reservedPaths, r.Path):
 			bad("%s %q: reserved for the proxy itself (%s); choose another, e.g. /%s/mcp", f("path", ""), r.Path, strings.Join(reservedPaths, ", "), r.Name)
 		case paths[r.Path]:
 			bad("%s %q: another route has this path; paths must be unique", f("path", ""), r.Path)
+		case !servable(mux, r.Path):
+			bad("%s %q (route %s): it matches the same requests as another route's path (percent-escapes are decoded), or is no path the proxy can serve; use a literal path such as /%s/mcp", f("path", ""), r.Path, r.Name, r.Name)
 		}
 		paths[r.Path] = true
 
@@ -155,6 +166,24 @@ func (c *Config) Validate(getenv func(string) string) ([]Resolved, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// isSpaceOrControl reports the runes a route path must not hold: HTTP
+// request targets have no whitespace or control characters.
+func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
+
+// servable registers path in mux as the server registers each route's
+// path, and reports whether ServeMux accepted it: it panics on a pattern it
+// cannot parse or one that matches the same requests as another, which
+// must be a configuration error instead.
+func servable(mux *http.ServeMux, path string) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	mux.Handle(path, http.NotFoundHandler())
+	return true
 }
 
 func resolveTarget(res *Resolved, t Target, f func(string, string) string, getenv func(string) string) []error {
