@@ -77,6 +77,20 @@ func (f *guardFlags) newGuard(listen string) (*server.Guard, []string, error) {
 	return server.NewGuard(g), warnings, errors.Join(errs...)
 }
 
+// metricsGuard builds the guard of --metrics-listen: loopback names, IP
+// literals and --allowed-host names as Host, pages on this machine and
+// --allowed-origin as Origin, no inbound token (scrapers send none).
+// newGuard reports bad values of these flags.
+func (f *guardFlags) metricsGuard() *server.Guard {
+	g := server.GuardConfig{AllowedHosts: f.allowedHosts, Metrics: true}
+	for _, o := range f.allowedOrigins {
+		if u, err := url.Parse(o); err == nil && u.Host != "" {
+			g.AllowedOrigins = append(g.AllowedOrigins, u.Scheme+"://"+u.Host)
+		}
+	}
+	return server.NewGuard(g)
+}
+
 // isLoopbackListen reports whether a TCP listen address binds loopback
 // only. An empty host (":8080") binds every interface.
 func isLoopbackListen(addr string) bool {

@@ -138,7 +138,8 @@ func runStdio(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	logger.Info("agentcore-proxy stdio", "version", version(), "route", route.Name, "target", server.Describe(route))
-	err = srv.RunFront(server.FrontOptions{Route: route.Name, MetricsAddr: common.metricsListen, Pprof: common.pprof}, func(h http.Handler) error {
+	err = srv.RunFront(server.FrontOptions{Route: route.Name, MetricsAddr: common.metricsListen, Pprof: common.pprof,
+		MetricsGuard: common.guard.metricsGuard()}, func(h http.Handler) error {
 		return stdio.Run(ctx, env.Stdin, env.Stdout, stdio.Options{
 			Handler: h, Logger: logger, DrainTimeout: drainOrNow(common.drainTimeout), MaxLineBytes: *maxLine, Redact: env.red.Redact,
 		})

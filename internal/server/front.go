@@ -65,6 +65,9 @@ type FrontOptions struct {
 	MetricsAddr string
 	// Pprof serves net/http/pprof's /debug/pprof/ on MetricsAddr.
 	Pprof bool
+	// MetricsGuard checks every request on MetricsAddr; nil: one with
+	// GuardConfig.Metrics and nothing else allowed.
+	MetricsGuard *Guard
 	// Started, if set, is called with the bound metrics address ("" when
 	// MetricsAddr is empty) before the front starts.
 	Started func(metricsAddr string)
@@ -104,7 +107,7 @@ func (s *Server) RunFront(fo FrontOptions, front func(http.Handler) error) error
 		page := statuspage.Handler(s.snapshot)
 		mux.Handle("GET /{$}", page)
 		mux.Handle("GET /status", page)
-		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		msrv := &http.Server{Handler: metricsGuard(fo.MetricsGuard).Wrap(mux), ReadHeaderTimeout: 10 * time.Second}
 		go msrv.Serve(ln)
 		defer msrv.Close()
 		bound = ln.Addr().String()

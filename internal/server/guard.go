@@ -26,6 +26,8 @@ type Guard struct {
 	anyHost bool
 	// tokenSum is the SHA-256 of the inbound token; nil when none is set.
 	tokenSum []byte
+	// metrics makes this the metrics listener's guard (GuardConfig.Metrics).
+	metrics bool
 }
 
 // unguardedPaths are probes and scrapes that carry no credential and reveal
@@ -47,11 +49,17 @@ type GuardConfig struct {
 	// TokenSHA256 is the SHA-256 of the inbound token clients must send in
 	// X-Agentcore-Proxy-Token; nil requires none.
 	TokenSHA256 []byte
+	// Metrics makes the guard the metrics listener's: every path is
+	// checked (the probes too: this port serves nothing else), and any IP
+	// literal passes as Host besides loopback and allowed names, since
+	// Prometheus and kubelets address a pod by IP while a rebinding page's
+	// Host is always its DNS name.
+	Metrics bool
 }
 
 // NewGuard returns the guard for c.
 func NewGuard(c GuardConfig) *Guard {
-	g := &Guard{allowedHosts: map[string]bool{}, allowedOrigins: map[string]bool{}, anyHost: c.AnyHost, tokenSum: c.TokenSHA256}
+	g := &Guard{allowedHosts: map[string]bool{}, allowedOrigins: map[string]bool{}, anyHost: c.AnyHost, tokenSum: c.TokenSHA256, metrics: c.Metrics}
 	for _, h := range c.AllowedHosts {
 		g.allowedHosts[strings.ToLower(strings.Trim(h, "[]"))] = true
 	}
@@ -64,18 +72,32 @@ func NewGuard(c GuardConfig) *Guard {
 // Wrap returns next behind the guard.
 func (g *Guard) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if unguardedPaths[r.URL.Path] && r.Method == http.MethodGet {
+		if !g.metrics && unguardedPaths[r.URL.Path] && r.Method == http.MethodGet {
 			next.ServeHTTP(w, r)
 			return
 		}
 		if !g.hostOK(r.Host) {
+			refuse(w, r)
+			if g.metrics {
+				proxy.WriteError(w, http.StatusForbidden, nil, proxy.CodeInvalidRequest, fmt.Sprintf(
+					"agentcore-proxy: Host %q is not allowed on the metrics listener (DNS rebinding protection): address it by IP (as Prometheus and kubelets do) or localhost, or start the proxy with --allowed-host", r.Host))
+				return
+			}
 			proxy.WriteError(w, http.StatusForbidden, nil, proxy.CodeInvalidRequest, fmt.Sprintf(
 				"agentcore-proxy: Host %q is not allowed (DNS rebinding protection): connect to 127.0.0.1 or localhost, or start the proxy with --allowed-host", r.Host))
 			return
 		}
-		if origin := r.Header.Get("Origin"); origin != "" && !g.originOK(origin) {
+		origin := r.Header.Get("Origin")
+		if origin != "" && !g.originOK(origin) {
+			refuse(w, r)
 			proxy.WriteError(w, http.StatusForbidden, nil, proxy.CodeInvalidRequest, fmt.Sprintf(
 				"agentcore-proxy: Origin %q is not allowed: a web page may reach the proxy only if started with --allowed-origin %s", origin, origin))
+			return
+		}
+		if site := crossSite(r.Header.Get("Sec-Fetch-Site")); origin == "" && site != "" {
+			refuse(w, r)
+			proxy.WriteError(w, http.StatusForbidden, nil, proxy.CodeInvalidRequest, fmt.Sprintf(
+				"agentcore-proxy: a request a browser sent for another site's page (Sec-Fetch-Site: %s) without an Origin is not allowed: a web page may reach the proxy only from an origin given with --allowed-origin; open the status page by typing its address", site))
 			return
 		}
 		if g.tokenSum != nil {
@@ -88,6 +110,29 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// crossSite returns the value of a Sec-Fetch-Site header that marks a
+// request a browser made for a page of another site ("cross-site" or
+// "same-site"), else "". "same-origin" (a page of the proxy itself) and
+// "none" (the user typed the address) are the user's own requests. A GET
+// (a navigation, an image, a script) carries no Origin, so this header is
+// how the guard tells a page's request from the user's.
+func crossSite(v string) string {
+	switch v = strings.ToLower(strings.TrimSpace(v)); v {
+	case "cross-site", "same-site":
+		return v
+	}
+	return ""
+}
+
+// refuse prepares a refusal of a request whose body is left unread: it
+// closes the connection after the answer instead of letting net/http read
+// the rest of the body first, which a client that stalls would hold open.
+func refuse(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 // hostOK reports whether the Host header names the proxy: a loopback name
@@ -103,7 +148,11 @@ func (g *Guard) hostOK(hostport string) bool {
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
 	}
-	return proxy.IsLoopbackHost(host) || g.allowedHosts[strings.ToLower(strings.Trim(host, "[]"))]
+	bare := strings.Trim(host, "[]")
+	if g.metrics && net.ParseIP(bare) != nil {
+		return true
+	}
+	return proxy.IsLoopbackHost(host) || g.allowedHosts[strings.ToLower(bare)]
 }
 
 // originOK reports whether a browser Origin may use the proxy: a page

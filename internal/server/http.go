@@ -98,6 +98,9 @@ type ListenOptions struct {
 	Drain time.Duration
 	// Guard, if set, checks every request on Addr.
 	Guard *Guard
+	// MetricsGuard checks every request on MetricsAddr; nil: one with
+	// GuardConfig.Metrics and nothing else allowed.
+	MetricsGuard *Guard
 	// Pprof serves net/http/pprof's /debug/pprof/ on MetricsAddr (only
 	// there).
 	Pprof bool
@@ -138,7 +141,7 @@ func (s *Server) Run(ctx context.Context, lo ListenOptions, started func(addr, m
 			s.stop()
 			return &ListenError{Metrics: true, Addr: lo.MetricsAddr, Err: err}
 		}
-		msrv := &http.Server{Handler: s.metricsHandler(lo.Pprof), ReadHeaderTimeout: 10 * time.Second}
+		msrv := &http.Server{Handler: metricsGuard(lo.MetricsGuard).Wrap(s.metricsHandler(lo.Pprof)), ReadHeaderTimeout: 10 * time.Second}
 		go msrv.Serve(mln)
 		defer msrv.Close()
 		metricsBound = mln.Addr().String()
@@ -209,6 +212,14 @@ func (s *Server) metricsHandler(withPprof bool) http.Handler {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return mux
+}
+
+// metricsGuard returns g, or the default guard of a metrics listener.
+func metricsGuard(g *Guard) *Guard {
+	if g == nil {
+		return NewGuard(GuardConfig{Metrics: true})
+	}
+	return g
 }
 
 func healthz(w http.ResponseWriter, _ *http.Request) {
