@@ -114,8 +114,12 @@ func (c *commonFlags) check() error {
 	if c.maxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("--max-body-bytes %d: want at least 1024", c.maxBodyBytes))
 	}
-	if c.pprof && c.metricsListen == "" {
+	switch {
+	case c.pprof && c.metricsListen == "":
 		errs = append(errs, errors.New("--pprof needs --metrics-listen: the profiler is served only on the metrics port, never where MCP clients connect"))
+	case c.pprof && !isLoopbackListen(c.metricsListen):
+		errs = append(errs, fmt.Errorf("--pprof with --metrics-listen %q, which is not a loopback address: the profiler shows the internals of a process that holds the access token and the client secret (goroutine stacks, heap and CPU profiles, execution traces) to whoever reaches that port, and lets them load its CPU; "+
+			"serve metrics on 127.0.0.1:PORT and reach the profiler with kubectl port-forward (or ssh -L), or drop --pprof", c.metricsListen))
 	}
 	if c.maxRetries < 0 || c.maxRetries > 10 {
 		errs = append(errs, fmt.Errorf("--max-retries %d: want 0 to 10", c.maxRetries))
@@ -153,6 +157,7 @@ func (c *commonFlags) serverOptions(logger *slog.Logger) server.Options {
 // listenOptions returns where and how to serve, with addr overriding --listen.
 func (c *commonFlags) listenOptions(addr string, g *server.Guard) server.ListenOptions {
 	return server.ListenOptions{Addr: addr, MetricsAddr: c.metricsListen, Drain: c.drainTimeout, Guard: g, Pprof: c.pprof,
+		MetricsGuard:      c.guard.metricsGuard(),
 		ReadHeaderTimeout: c.readHeaderTimeout, IdleTimeout: c.idleTimeout, MaxHeaderBytes: c.maxHeaderBytes}
 }
 
