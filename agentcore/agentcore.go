@@ -68,6 +68,9 @@ const (
 	// SettingIssuer is the issuer of the authorization server the route's
 	// client credentials belong to (issue 16).
 	SettingIssuer Setting = "issuer"
+	// SettingBodyReadTimeout bounds how long a request body may take to
+	// arrive.
+	SettingBodyReadTimeout Setting = "body_read_timeout"
 )
 
 // Settings lists every Setting, in a fixed order.
@@ -75,7 +78,7 @@ func Settings() []Setting {
 	return []Setting{SettingRuntimeARN, SettingQualifier, SettingEndpointURL, SettingUpstreamURL, SettingDiscoveryURL,
 		SettingTokenURL, SettingClientID, SettingClientSecret, SettingScope, SettingMaxBodyBytes,
 		SettingTokenAuthStyle, SettingClientKey, SettingAssertionAud, SettingResource, SettingAudience, SettingAuth, SettingStepUp,
-		SettingIssuer}
+		SettingIssuer, SettingBodyReadTimeout}
 }
 
 // A Namer returns the name a user knows a setting by, such as "--client-id"

@@ -1,12 +1,19 @@
 package e2e
 
 import (
+	"bufio"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/emulator"
 )
@@ -123,4 +130,150 @@ func TestRoutePathWithBraces(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `routes[0].path "/a{b}" (route braces)`) {
 		t.Errorf("serve --config with path /a{b} = %v, want a config error naming the route", err)
 	}
+}
+
+// stalledPost sends a POST's headers and the first bytes of a body of 500
+// bytes to addr, then nothing, and returns the connection.
+func stalledPost(t *testing.T, addr, host, path string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"+`{"jsonrpc":"2.0","id":7,"method":"tools/call",`, path, host); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// answerThenClose reads the answer on conn and what follows it: it returns
+// the status and the body, and fails unless the proxy then closes the
+// connection.
+func answerThenClose(t *testing.T, conn net.Conn) (int, string) {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second)) // a bound for a broken proxy, not a wait
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Errorf("reading the answer to a stalled body: %v", err)
+		return 0, ""
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if n, err := io.Copy(io.Discard, br); err != nil || n != 0 {
+		t.Errorf("after the answer: %d more bytes, err %v; want the connection closed", n, err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+// TestBodyReadTimeout stalls request bodies: each gets 408 once
+// --body-read-timeout is up and its connection is closed, nothing reaches
+// AgentCore, and a hundred stalled connections are all released.
+func TestBodyReadTimeout(t *testing.T) {
+	emu := startEmulator(t, emulator.Config{})
+	p := startProxy(t, secretEnv, proxyFlags(emu, "--body-read-timeout", "300ms")...)
+	waitReady(t, p)
+	addr := strings.TrimPrefix(p.BaseURL, "http://")
+
+	start := time.Now()
+	status, body := answerThenClose(t, stalledPost(t, addr, "127.0.0.1", "/mcp"))
+	if status != http.StatusRequestTimeout || !strings.Contains(body, `"id":7`) || !strings.Contains(body, "--body-read-timeout") {
+		t.Errorf("stalled body = %d %s, want 408 for id 7 naming --body-read-timeout", status, body)
+	}
+	t.Logf("408 after %v", time.Since(start).Round(time.Millisecond))
+
+	// A refusal by the guard needs not wait for the body.
+	status, _ = answerThenClose(t, stalledPost(t, addr, "evil.example", "/mcp"))
+	if status != http.StatusForbidden {
+		t.Errorf("stalled body with a foreign Host = %d, want 403", status)
+	}
+
+	const n = 100
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		path := "/mcp"
+		if i%10 == 0 {
+			path = "/no-such-route" // answered without reading the body
+		}
+		conns[i] = stalledPost(t, addr, "127.0.0.1", path)
+	}
+	var wg sync.WaitGroup
+	statuses := make([]int, n)
+	for i, c := range conns {
+		wg.Go(func() { statuses[i], _ = answerThenClose(t, c) })
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		if want := map[bool]int{true: 404, false: 408}[i%10 == 0]; s != want {
+			t.Errorf("stalled connection %d = %d, want %d", i, s, want)
+		}
+	}
+	if got := len(emu.Invocations()); got != 0 {
+		t.Errorf("AgentCore saw %d requests, want 0", got)
+	}
+	if _, m := httpGet(t, p.BaseURL+"/metrics"); !strings.Contains(m, `agentcore_proxy_inflight_requests{route="default"} 0`) ||
+		!strings.Contains(m, `agentcore_proxy_requests_total{code="408",mcp_method="tools/call",route="default"} 91`) {
+		t.Errorf("metrics after the stalled bodies: want no request in flight and 91 answered 408:\n%s", grepLines(m, "agentcore_proxy_"))
+	}
+}
+
+// TestBodyReadTimeoutYAML sets the bound with the YAML file's top-level
+// body_read_timeout.
+func TestBodyReadTimeoutYAML(t *testing.T) {
+	emu := startEmulator(t, emulator.Config{})
+	file := filepath.Join(t.TempDir(), "routes.yaml")
+	os.WriteFile(file, []byte("body_read_timeout: 250ms\nroutes:\n  - name: local\n    path: /local/mcp\n    target: {upstream_url: '"+emu.InvocationURL("DEFAULT")+"'}\n"), 0o600)
+	p := startProxy(t, nil, "serve", "--listen", "127.0.0.1:0", "--config", file)
+	status, body := answerThenClose(t, stalledPost(t, strings.TrimPrefix(p.BaseURL, "http://"), "127.0.0.1", "/local/mcp"))
+	if status != http.StatusRequestTimeout || !strings.Contains(body, "250ms") || !strings.Contains(body, "body_read_timeout in "+file) {
+		t.Errorf("stalled body = %d %s, want 408 after 250ms naming body_read_timeout in %s", status, body, file)
+	}
+}
+
+// TestLargeBodyWithinBodyReadTimeout sends a 100 MB body (AgentCore's
+// limit) through the proxy with the default --body-read-timeout: it
+// streams through whole, well within the bound.
+func TestLargeBodyWithinBodyReadTimeout(t *testing.T) {
+	const size = 100_000_000
+	var got atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		got.Store(n)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"jsonrpc":"2.0","id":1,"result":{}}`)
+	}))
+	defer up.Close()
+	p := startProxy(t, nil, "serve", "--listen", "127.0.0.1:0", "--upstream-url", up.URL+"/mcp")
+	prefix := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"pad":"`
+	suffix := `"}}`
+	body := io.MultiReader(strings.NewReader(prefix), io.LimitReader(repeatReader('x'), size-int64(len(prefix)+len(suffix))), strings.NewReader(suffix))
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, p.MCPURL(), body)
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/json")
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	took := time.Since(start)
+	if resp.StatusCode != 200 || got.Load() != size {
+		t.Errorf("100 MB body = %d, upstream got %d bytes; want 200 and %d", resp.StatusCode, got.Load(), size)
+	}
+	t.Logf("100 MB body through the proxy over loopback in %v (bound 30s)", took.Round(time.Millisecond))
+	if took > 15*time.Second {
+		t.Errorf("100 MB body took %v: too close to the default --body-read-timeout of 30s", took)
+	}
+}
+
+// repeatReader reads b forever.
+type repeatReader byte
+
+func (r repeatReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(r)
+	}
+	return len(p), nil
 }

@@ -204,6 +204,8 @@ type requestInfo struct {
 	// bearer is the Authorization header value rewrite sets, nil without
 	// a token source.
 	bearer []string
+	// body is the request's body under LimitBodyRead, else nil.
+	body *timedBody
 }
 
 // call is everything ServeHTTP keeps about one request, in one allocation.
@@ -238,6 +240,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, info *requestInfo)
 			fmt.Sprintf("agentcore-proxy: method %s is not part of MCP streamable HTTP (use POST, GET or DELETE)", r.Method))
 		return
 	}
+	info.body, _ = r.Body.(*timedBody)
 	if r.Method == http.MethodPost {
 		if p.maxBody > 0 && r.Body != nil {
 			if r.ContentLength > p.maxBody {
@@ -258,6 +261,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, info *requestInfo)
 			switch {
 			case errors.As(err, &mbe):
 				p.tooLarge(w, info)
+				return
+			case timedOut(info.body):
+				p.bodyTimeout(w, info)
 				return
 			case err != nil:
 				p.fail(w, info, http.StatusBadRequest, CodeInvalidRequest, "agentcore-proxy: reading the request body: "+err.Error())
@@ -411,6 +417,12 @@ func (b *bufferPool) Put(buf []byte) {
 // handleError turns a failure to proxy into a JSON-RPC error the client can
 // show, with the request's id when it had one.
 func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
+	if info := infoFrom(r.Context()); timedOut(info.body) {
+		// The body stalled while it streamed upstream: net/http has
+		// cancelled the context, but the client still waits for an answer.
+		p.bodyTimeout(w, info)
+		return
+	}
 	if r.Context().Err() != nil {
 		// The client went away; there is nobody to answer.
 		p.logger.Debug("client went away", "route", p.route, "err", p.upstream.redact(err.Error()))

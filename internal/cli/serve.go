@@ -46,6 +46,7 @@ type commonFlags struct {
 	guard         guardFlags
 
 	readHeaderTimeout, idleTimeout           time.Duration
+	bodyReadTimeout                          time.Duration
 	maxHeaderBytes                           int
 	maxBodyBytes                             int64
 	maxStreamDuration                        time.Duration
@@ -78,6 +79,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.guard.insecureNoInboundAuth, "insecure-no-inbound-auth", false, "allow listening off loopback without an inbound credential (logs a warning)")
 
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send request headers")
+	fs.DurationVar(&c.bodyReadTimeout, "body-read-timeout", server.DefaultBodyReadTimeout, "how long a client may take to send a request body, from the end of its headers;\na later body gets 408 and the connection is closed (YAML: body_read_timeout)")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
 	fs.IntVar(&c.maxHeaderBytes, "max-header-bytes", 1<<20, "largest request header block accepted, in `bytes`")
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 100<<20, "largest request body accepted, in `bytes` (AgentCore accepts at most 100 MB); larger gets 413")
@@ -100,6 +102,7 @@ func (c *commonFlags) check() error {
 		zero bool // 0 allowed
 	}{
 		{"--read-header-timeout", c.readHeaderTimeout, false}, {"--idle-timeout", c.idleTimeout, false},
+		{"--body-read-timeout", c.bodyReadTimeout, false},
 		{"--max-stream-duration", c.maxStreamDuration, false}, {"--upstream-dial-timeout", c.dialTimeout, false},
 		{"--upstream-tls-timeout", c.tlsTimeout, false}, {"--upstream-response-header-timeout", c.responseTimeout, true},
 		{"--token-fetch-timeout", c.tokenFetchTimeout, false}, {"--drain-timeout", c.drainTimeout, true},
@@ -158,7 +161,8 @@ func (c *commonFlags) serverOptions(logger *slog.Logger) server.Options {
 func (c *commonFlags) listenOptions(addr string, g *server.Guard) server.ListenOptions {
 	return server.ListenOptions{Addr: addr, MetricsAddr: c.metricsListen, Drain: c.drainTimeout, Guard: g, Pprof: c.pprof,
 		MetricsGuard:      c.guard.metricsGuard(),
-		ReadHeaderTimeout: c.readHeaderTimeout, IdleTimeout: c.idleTimeout, MaxHeaderBytes: c.maxHeaderBytes}
+		ReadHeaderTimeout: c.readHeaderTimeout, IdleTimeout: c.idleTimeout, MaxHeaderBytes: c.maxHeaderBytes,
+		BodyReadTimeout: c.bodyReadTimeout}
 }
 
 // serve checks the limit flags, builds the inbound guard for listen, and
@@ -315,6 +319,9 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	cfg, routes, err := rfl.load(fs, common.listen, env)
 	if err != nil {
 		return err
+	}
+	if cfg.BodyReadTimeout > 0 && !flagGiven(fs, "body-read-timeout") {
+		common.bodyReadTimeout = cfg.BodyReadTimeout // the flag or its variable wins, as for listen:
 	}
 	tuneGC(env.Getenv)
 	logger, err := common.logger(env)

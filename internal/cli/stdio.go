@@ -76,7 +76,7 @@ passed in the environment):
 
 // stdioSkips are serve's flags that make no sense without a listener.
 var stdioSkips = []string{"listen", "allowed-host", "allowed-origin", "inbound-token-file", "insecure-no-inbound-auth",
-	"read-header-timeout", "idle-timeout", "max-header-bytes"}
+	"read-header-timeout", "idle-timeout", "max-header-bytes", "body-read-timeout"}
 
 // stdioListen stands in for --listen, which config validation wants and
 // stdio never opens.

@@ -12,14 +12,18 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
 
 // Config is the whole configuration: where to listen and the routes.
 type Config struct {
-	Listen string  `yaml:"listen"`
-	Routes []Route `yaml:"routes"`
+	Listen string `yaml:"listen"`
+	// BodyReadTimeout bounds how long a request body may take to arrive
+	// (--body-read-timeout); 0: the flag's value.
+	BodyReadTimeout time.Duration `yaml:"body_read_timeout"`
+	Routes          []Route       `yaml:"routes"`
 
 	// fromFlags says the routes came from flags, so that problems name
 	// flags rather than YAML fields.

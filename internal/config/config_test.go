@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 )
 
 const goodARN = "arn:aws:bedrock-agentcore:us-west-2:123456789012:runtime/my_mcp_server-xyz123"
@@ -336,5 +339,40 @@ func TestValidateRoutePathPatterns(t *testing.T) {
 	cfg.Listen = "127.0.0.1:0"
 	if _, err := cfg.Validate(noEnv); err == nil || !strings.Contains(err.Error(), `routes[1].path "/a%62" (route b): it matches the same requests as another route's path`) {
 		t.Errorf("Validate(/ab and /a%%62) = %v, want an error naming route b", err)
+	}
+}
+
+// TestBodyReadTimeoutKey reads the top-level body_read_timeout and names it
+// in explanations as a YAML user wrote it.
+func TestBodyReadTimeoutKey(t *testing.T) {
+	cfg, err := Parse("r.yaml", []byte("listen: 127.0.0.1:1\nbody_read_timeout: 45s\nroutes:\n  - {name: a, path: /a, target: {upstream_url: 'http://127.0.0.1:1/mcp'}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BodyReadTimeout != 45*time.Second {
+		t.Errorf("BodyReadTimeout = %v, want 45s", cfg.BodyReadTimeout)
+	}
+	routes, err := cfg.Validate(noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := routes[0].Names()(agentcore.SettingBodyReadTimeout), "--body-read-timeout (or body_read_timeout in r.yaml)"; got != want {
+		t.Errorf("Names()(SettingBodyReadTimeout) = %q, want %q", got, want)
+	}
+	if got := FromFlags("127.0.0.1:1", RouteFlags{UpstreamURL: "http://127.0.0.1:1/mcp"}); got != nil {
+		flagRoutes, err := got.Validate(noEnv)
+		if err != nil || flagRoutes[0].Names()(agentcore.SettingBodyReadTimeout) != "--body-read-timeout" {
+			t.Errorf("flag route names body_read_timeout %q (err %v), want --body-read-timeout", flagRoutes[0].Names()(agentcore.SettingBodyReadTimeout), err)
+		}
+	}
+	for _, bad := range []string{"body_read_timeout: -1s", "body_read_timeout: soon"} {
+		cfg, err := Parse("r.yaml", []byte(bad+"\nroutes:\n  - {name: a, path: /a, target: {upstream_url: 'http://127.0.0.1:1/mcp'}}\n"))
+		if err == nil {
+			cfg.Listen = "127.0.0.1:1"
+			_, err = cfg.Validate(noEnv)
+		}
+		if err == nil || !strings.Contains(err.Error(), "body_read_timeout") && !strings.Contains(err.Error(), "soon") {
+			t.Errorf("%s: error = %v, want one naming the key or the value", bad, err)
+		}
 	}
 }

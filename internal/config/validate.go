@@ -118,6 +118,9 @@ func (c *Config) Validate(getenv func(string) string) ([]Resolved, error) {
 	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("%s %q: not host:port (e.g. 127.0.0.1:8080) or unix:/path", c.fieldName(-1, "listen", "--listen"), c.Listen)
 	}
+	if c.BodyReadTimeout < 0 {
+		bad("--config %s: body_read_timeout %s: want a positive duration such as 30s", c.file, c.BodyReadTimeout)
+	}
 	if len(c.Routes) == 0 {
 		if c.fromFlags {
 			bad("no route: give --runtime-arn (an AgentCore runtime) or --upstream-url (a plain MCP URL), or --config FILE")
@@ -433,6 +436,8 @@ var settingNames = map[agentcore.Setting][2]string{
 	agentcore.SettingAudience:       {"auth.audience", "--audience"},
 	agentcore.SettingStepUp:         {"auth.step_up", "--step-up"},
 	agentcore.SettingIssuer:         {"auth.issuer", "--issuer"},
+	// A top-level key: named in the namer, not as a route's.
+	agentcore.SettingBodyReadTimeout: {"", "--body-read-timeout"},
 }
 
 // FlagNames names each setting by its serve flag, e.g. --client-id.
@@ -459,6 +464,9 @@ func (c *Config) namer(i int, r Route) agentcore.Namer {
 			case !c.fromFlags && r.Auth.ClientSecretEnv != "":
 				n[0] = "auth.client_secret_env (" + r.Auth.ClientSecretEnv + ")"
 			}
+		}
+		if s == agentcore.SettingBodyReadTimeout && !c.fromFlags {
+			return fmt.Sprintf("%s (or body_read_timeout in %s)", n[1], c.file)
 		}
 		if c.fromFlags || n[0] == "" {
 			return n[1]

@@ -107,7 +107,7 @@ func (s *Server) RunFront(fo FrontOptions, front func(http.Handler) error) error
 		page := statuspage.Handler(s.snapshot)
 		mux.Handle("GET /{$}", page)
 		mux.Handle("GET /status", page)
-		msrv := &http.Server{Handler: metricsGuard(fo.MetricsGuard).Wrap(mux), ReadHeaderTimeout: 10 * time.Second}
+		msrv := &http.Server{Handler: proxy.LimitBodyRead(metricsGuard(fo.MetricsGuard).Wrap(mux), DefaultBodyReadTimeout), ReadHeaderTimeout: 10 * time.Second}
 		go msrv.Serve(ln)
 		defer msrv.Close()
 		bound = ln.Addr().String()

@@ -107,7 +107,14 @@ type ListenOptions struct {
 
 	ReadHeaderTimeout, IdleTimeout time.Duration
 	MaxHeaderBytes                 int
+	// BodyReadTimeout bounds how long a request body may take to arrive,
+	// on both listeners (proxy.LimitBodyRead); default 30 s.
+	BodyReadTimeout time.Duration
 }
+
+// DefaultBodyReadTimeout is ListenOptions.BodyReadTimeout's default: a
+// 100 MB body (AgentCore's limit) takes about a second over loopback.
+const DefaultBodyReadTimeout = 30 * time.Second
 
 // ListenError is a failure to listen on one of the addresses.
 type ListenError struct {
@@ -133,6 +140,7 @@ func (s *Server) Run(ctx context.Context, lo ListenOptions, started func(addr, m
 	if network, path := ListenNetwork(lo.Addr); network == "unix" {
 		defer os.Remove(path)
 	}
+	bodyRead := cmp.Or(lo.BodyReadTimeout, DefaultBodyReadTimeout)
 	metricsBound := ""
 	if lo.MetricsAddr != "" {
 		mln, err := net.Listen("tcp", lo.MetricsAddr)
@@ -141,7 +149,8 @@ func (s *Server) Run(ctx context.Context, lo ListenOptions, started func(addr, m
 			s.stop()
 			return &ListenError{Metrics: true, Addr: lo.MetricsAddr, Err: err}
 		}
-		msrv := &http.Server{Handler: metricsGuard(lo.MetricsGuard).Wrap(s.metricsHandler(lo.Pprof)), ReadHeaderTimeout: 10 * time.Second}
+		mh := metricsGuard(lo.MetricsGuard).Wrap(s.metricsHandler(lo.Pprof))
+		msrv := &http.Server{Handler: proxy.LimitBodyRead(mh, bodyRead), ReadHeaderTimeout: 10 * time.Second}
 		go msrv.Serve(mln)
 		defer msrv.Close()
 		metricsBound = mln.Addr().String()
@@ -155,6 +164,8 @@ func (s *Server) Run(ctx context.Context, lo ListenOptions, started func(addr, m
 	if lo.Guard != nil {
 		handler = lo.Guard.Wrap(handler)
 	}
+	// Outermost: the guard and the 404 answer without reading the body.
+	handler = proxy.LimitBodyRead(handler, bodyRead)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cmp.Or(lo.ReadHeaderTimeout, 10*time.Second),
