@@ -104,7 +104,7 @@ func runStdio(ctx context.Context, args []string, env Env) error {
 	var rfl routeFlags
 	rfl.register(fs)
 	routeName := fs.String("route", "", "with --config: the `name` of the route to serve (default: the only one)")
-	maxLine := fs.Int("max-line-bytes", stdio.DefaultMaxLineBytes, "largest message accepted on stdin, in `bytes`")
+	maxLine := fs.Int("max-line-bytes", stdio.DefaultMaxLineBytes, "largest message accepted on stdin, and largest upstream answer (a JSON body or one event)\nrelayed to stdout, in `bytes`; a larger answer gets a JSON-RPC error for its request")
 	if err := parse(fs, args, env, stdioUsage); err != nil {
 		return err
 	}
@@ -142,6 +142,7 @@ func runStdio(ctx context.Context, args []string, env Env) error {
 		MetricsGuard: common.guard.metricsGuard()}, func(h http.Handler) error {
 		return stdio.Run(ctx, env.Stdin, env.Stdout, stdio.Options{
 			Handler: h, Logger: logger, DrainTimeout: drainOrNow(common.drainTimeout), MaxLineBytes: *maxLine, Redact: env.red.Redact,
+			MaxLineName: "--max-line-bytes",
 		})
 	})
 	if le := (*server.ListenError)(nil); errors.As(err, &le) {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -15,18 +16,31 @@ func FuzzReadEvents(f *testing.F) {
 	f.Add([]byte("event: message\ndata: {\"jsonrpc\":\"2.0\"}\n\n"))
 	f.Add([]byte("data: a\ndata: b\r\n\r\n: comment\nid: 1\n\ndata:x"))
 	f.Add([]byte("\n\n\ndata"))
+	f.Add([]byte("data: 0123456789\ndata: 0123456789\n\ndata: ok\n\n"))
+	f.Add([]byte("data: " + strings.Repeat("y", 100) + "\n\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		readEvents(bytes.NewReader(b), func(d []byte) {
+		readEvents(bytes.NewReader(b), 1<<20, func(d []byte) {
 			if len(d) > len(b) {
 				t.Fatalf("event of %d bytes from %d bytes of input", len(d), len(b))
 			}
 		})
+		// Under a small limit, no event passes it, and a refusal stops
+		// the reader.
+		const small = 16
+		err := readEvents(bytes.NewReader(b), small, func(d []byte) {
+			if len(d) > small {
+				t.Fatalf("event of %d bytes under a limit of %d", len(d), small)
+			}
+		})
+		if err != nil && !errors.Is(err, errMessageTooLarge) {
+			t.Fatalf("readEvents(%q, %d) error = %v", b, small, err)
+		}
 		if bytes.ContainsAny(b, "\r\n") || bytes.HasPrefix(b, []byte(" ")) {
 			return
 		}
 		var got [][]byte
 		framed := append(append([]byte("data: "), b...), "\n\n"...)
-		if err := readEvents(bytes.NewReader(framed), func(d []byte) { got = append(got, bytes.Clone(d)) }); err != nil {
+		if err := readEvents(bytes.NewReader(framed), 1<<20, func(d []byte) { got = append(got, bytes.Clone(d)) }); err != nil {
 			t.Fatalf("readEvents(%q) error = %v", framed, err)
 		}
 		if len(got) != 1 || !bytes.Equal(got[0], b) {

@@ -56,8 +56,9 @@ const (
 	// DefaultDrainTimeout is how long calls in flight may run on after stdin
 	// closes or the context ends.
 	DefaultDrainTimeout = 10 * time.Second
-	// DefaultMaxLineBytes bounds one line on stdin: AgentCore accepts
-	// request bodies of at most 100 MB.
+	// DefaultMaxLineBytes bounds one line on stdin (AgentCore accepts
+	// request bodies of at most 100 MB) and one upstream message relayed
+	// to stdout.
 	DefaultMaxLineBytes = 100 << 20
 )
 
@@ -76,11 +77,16 @@ type Options struct {
 	// DrainTimeout bounds how long calls in flight may finish after stdin
 	// closes or ctx ends; 0 means DefaultDrainTimeout.
 	DrainTimeout time.Duration
-	// MaxLineBytes bounds one line on stdin; 0 means DefaultMaxLineBytes.
+	// MaxLineBytes bounds one line on stdin, and one upstream message (a
+	// JSON body, one event's data): a larger answer gets a JSON-RPC error
+	// for its request and is not read further. 0 means DefaultMaxLineBytes.
 	MaxLineBytes int
 	// Redact, if set, replaces credentials in the upstream's words the
 	// front quotes in its own errors and logs; nil quotes them as they are.
 	Redact func(string) string
+	// MaxLineName names MaxLineBytes in those errors, e.g. the flag that
+	// set it; "" leaves it unnamed.
+	MaxLineName string
 }
 
 // Run relays MCP messages between stdin/stdout and the upstream until stdin
@@ -118,6 +124,7 @@ func Run(ctx context.Context, stdin io.Reader, stdout io.Writer, opts Options) e
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLineBytes
 	}
+	r.maxMessage, r.limitName = maxLine, opts.MaxLineName
 
 	// Calls outlive ctx by up to the drain; cancelCalls ends them.
 	callCtx, cancelCalls := context.WithCancel(context.WithoutCancel(ctx))

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,6 +44,10 @@ type relay struct {
 	log      *slog.Logger
 	out      *lineWriter
 	redact   func(string) string
+	// maxMessage bounds one upstream message (a JSON body, one event's
+	// data); limitName names the limit in errors ("" leaves it unnamed).
+	maxMessage int
+	limitName  string
 
 	mu              sync.Mutex
 	sessionID       string
@@ -94,15 +99,26 @@ func (r *relay) send(ctx context.Context, data []byte, msg jsonrpc.Message) {
 			r.fail(msg, fmt.Sprintf("agentcore-proxy: the upstream answered the request with %d and no response", resp.StatusCode))
 		}
 	case mt == "text/event-stream":
-		if !r.relayEvents(ctx, resp.Body, call) && call != nil && ctx.Err() == nil {
+		answered, err := r.relayEvents(ctx, resp.Body, call)
+		switch {
+		case answered:
+		case errors.Is(err, errMessageTooLarge):
+			r.fail(msg, r.tooLarge("one event of the upstream's event stream"))
+		case call != nil && ctx.Err() == nil:
 			r.fail(msg, "agentcore-proxy: the upstream's event stream ended without a response")
 		}
 	default:
-		body, err := io.ReadAll(resp.Body)
+		// One byte over the limit tells a body that is too large; the rest
+		// is never read (the deferred Close ends the upstream request).
+		body, err := io.ReadAll(io.LimitReader(resp.Body, int64(r.maxMessage)+1))
 		if err != nil {
 			if ctx.Err() == nil {
 				r.fail(msg, "agentcore-proxy: reading the upstream's answer: "+err.Error())
 			}
+			return
+		}
+		if len(body) > r.maxMessage {
+			r.fail(msg, r.tooLarge("the upstream's answer"))
 			return
 		}
 		if len(bytes.TrimSpace(body)) == 0 {
@@ -184,10 +200,12 @@ func (r *relay) relayMessage(data []byte, call *jsonrpc.Request) bool {
 }
 
 // relayEvents writes the message of each SSE event as it arrives and
-// reports whether call's response was among them.
-func (r *relay) relayEvents(ctx context.Context, body io.Reader, call *jsonrpc.Request) bool {
+// reports whether call's response was among them. It stops at an event
+// larger than the limit and returns errMessageTooLarge; the caller closes
+// the body, which ends the upstream request.
+func (r *relay) relayEvents(ctx context.Context, body io.Reader, call *jsonrpc.Request) (bool, error) {
 	answered := false
-	err := readEvents(body, func(data []byte) {
+	err := readEvents(body, r.maxMessage, func(data []byte) {
 		if r.relayMessage(data, call) {
 			answered = true
 		}
@@ -195,7 +213,16 @@ func (r *relay) relayEvents(ctx context.Context, body io.Reader, call *jsonrpc.R
 	if err != nil && ctx.Err() == nil {
 		r.log.Warn("stdio: reading an event stream", "err", err)
 	}
-	return answered
+	return answered, err
+}
+
+// tooLarge explains the refusal of an upstream message over the limit.
+func (r *relay) tooLarge(what string) string {
+	name := ""
+	if r.limitName != "" {
+		name = " (" + r.limitName + ")"
+	}
+	return fmt.Sprintf("agentcore-proxy: %s is larger than %d bytes, the limit on one message%s; it was dropped and the rest of the answer not read", what, r.maxMessage, name)
 }
 
 // relayError turns an HTTP error answer into a JSON-RPC error response to
@@ -268,7 +295,7 @@ func (r *relay) listen() {
 			r.log.Debug("stdio: no standalone event stream", "status", resp.StatusCode)
 			return
 		}
-		r.relayEvents(ctx, resp.Body, nil)
+		r.relayEvents(ctx, resp.Body, nil) // an event over the limit ends the stream: logged
 	})
 }
 
@@ -283,13 +310,25 @@ func (r *relay) stopListening() {
 
 func (r *relay) waitListener() { r.listening.Wait() }
 
-// readEvents calls fn with the data of each server-sent event in body.
-func readEvents(body io.Reader, fn func(data []byte)) error {
+// errMessageTooLarge reports an upstream message (one event's data) over
+// the limit.
+var errMessageTooLarge = errors.New("stdio: an upstream message is larger than the limit")
+
+// readEvents calls fn with the data of each server-sent event in body. An
+// event whose data would pass max bytes (or a line that would) stops it at
+// once with errMessageTooLarge: nothing more is read or kept, so memory
+// stays within about twice max whatever the upstream sends.
+func readEvents(body io.Reader, max int, fn func(data []byte)) error {
 	br := bufio.NewReaderSize(body, 64<<10)
-	var data []byte
+	var data, buf []byte
 	has := false
 	for {
-		l, _, err := readLine(br, maxEventBytes)
+		// A line may hold a field name and max bytes of data.
+		l, err := eventLine(br, max+maxFieldName, buf[:0])
+		buf = l
+		if errors.Is(err, errMessageTooLarge) {
+			return err
+		}
 		if err != nil && len(l) == 0 {
 			if has {
 				fn(data)
@@ -310,6 +349,9 @@ func readEvents(body io.Reader, fn func(data []byte)) error {
 			if has {
 				data = append(data, '\n')
 			}
+			if len(data)+len(v) > max {
+				return errMessageTooLarge
+			}
 			data, has = append(data, v...), true
 		}
 		if err != nil {
@@ -324,8 +366,24 @@ func readEvents(body io.Reader, fn func(data []byte)) error {
 	}
 }
 
-// maxEventBytes bounds one SSE line: AgentCore streams chunks of at most 10 MB.
-const maxEventBytes = 32 << 20
+// maxFieldName is room on an event's line for its field name ("data: ").
+const maxFieldName = 64
+
+// eventLine reads one line into line (reusing its array) without its line
+// ending, or errMessageTooLarge as soon as the line passes max bytes.
+func eventLine(br *bufio.Reader, max int, line []byte) ([]byte, error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(line)+len(bytes.TrimRight(chunk, "\r\n")) > max {
+			return nil, errMessageTooLarge
+		}
+		line = append(line, chunk...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		return bytes.TrimRight(line, "\r\n"), err
+	}
+}
 
 func mediaType(v string) string {
 	mt, _, _ := mime.ParseMediaType(v)
