@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -276,4 +278,90 @@ func (r repeatReader) Read(p []byte) (int, error) {
 		p[i] = byte(r)
 	}
 	return len(p), nil
+}
+
+// TestStdioHugeEventStaysBounded runs the real binary's stdio front against
+// an upstream that answers one SSE event of 600 × 1 MiB lines (the issue's
+// attack, 1.1 GB of RSS before): with the default --max-line-bytes the
+// request gets a JSON-RPC error, the next one works, and the process's
+// peak RSS stays far below the event.
+func TestStdioHugeEventStaysBounded(t *testing.T) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("needs /proc to read the process's peak RSS")
+	}
+	line := "data: " + strings.Repeat("x", 1<<20) + "\n"
+	var written atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+		}
+		json.NewDecoder(r.Body).Decode(&req)
+		if req.Method != "tools/call" {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{}}`, req.ID)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		for range 600 {
+			if _, err := io.WriteString(w, line); err != nil {
+				return
+			}
+			written.Add(1)
+		}
+		io.WriteString(w, "\n")
+	}))
+	defer up.Close()
+	cmd := exec.Command(binary(t), "stdio", "--upstream-url", up.URL+"/mcp")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	t.Cleanup(func() { secretScan(t, stderr.String()) })
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(nil, 1<<30) // room for an answer the front failed to refuse
+	call := func(id int, method string) map[string]any {
+		t.Helper()
+		fmt.Fprintf(stdin, `{"jsonrpc":"2.0","id":%d,"method":%q,"params":{"name":"huge"}}`+"\n", id, method)
+		if !sc.Scan() {
+			t.Fatalf("stdout ended: %v\nstderr:\n%s", sc.Err(), stderr.String())
+		}
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("stdout line is not JSON: %v", err)
+		}
+		return m
+	}
+	start := time.Now()
+	got := call(1, "tools/call")
+	took := time.Since(start)
+	e, _ := got["error"].(map[string]any)
+	if msg, _ := e["message"].(string); got["id"] != float64(1) || !strings.Contains(msg, "larger than 104857600 bytes") || !strings.Contains(msg, "--max-line-bytes") {
+		t.Errorf("answer to a 600 MiB event = %.300v, want a JSON-RPC error for id 1 naming --max-line-bytes", got)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hwmKB int64
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &hwmKB)
+		}
+	}
+	t.Logf("600 MiB event refused in %v; peak RSS %d MB; the upstream got %d MiB lines out", took.Round(time.Millisecond), hwmKB>>10, written.Load())
+	if hwmKB == 0 || hwmKB > 200<<10 {
+		t.Errorf("peak RSS of the stdio process = %d kB, want under 200 MB", hwmKB)
+	}
+	if got := call(2, "ping"); got["id"] != float64(2) || got["result"] == nil {
+		t.Errorf("answer after the refusal = %v, want a result for id 2", got)
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("stdio exited with %v after stdin closed, want 0\nstderr:\n%s", err, stderr.String())
+	}
 }

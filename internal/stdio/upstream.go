@@ -320,50 +320,76 @@ var errMessageTooLarge = errors.New("stdio: an upstream message is larger than t
 // stays within about twice max whatever the upstream sends.
 func readEvents(body io.Reader, max int, fn func(data []byte)) error {
 	br := bufio.NewReaderSize(body, 64<<10)
-	var data, buf []byte
-	has := false
+	var ev eventData
+	var buf []byte
+	dispatch := func() {
+		if data, ok := ev.take(); ok {
+			fn(data)
+		}
+	}
 	for {
 		// A line may hold a field name and max bytes of data.
 		l, err := eventLine(br, max+maxFieldName, buf[:0])
-		buf = l
 		if errors.Is(err, errMessageTooLarge) {
 			return err
 		}
-		if err != nil && len(l) == 0 {
-			if has {
-				fn(data)
-			}
-			if err == io.EOF {
-				return nil
-			}
-			return err
-		}
+		buf = l
 		switch {
-		case len(l) == 0:
-			if has {
-				fn(data)
-			}
-			data, has = data[:0:0], false
+		case len(l) == 0 && err == nil:
+			dispatch()
 		case bytes.HasPrefix(l, []byte("data:")):
-			v := bytes.TrimPrefix(l[len("data:"):], []byte(" "))
-			if has {
-				data = append(data, '\n')
+			if err := ev.add(bytes.TrimPrefix(l[len("data:"):], []byte(" ")), max); err != nil {
+				return err
 			}
-			if len(data)+len(v) > max {
-				return errMessageTooLarge
-			}
-			data, has = append(data, v...), true
 		}
 		if err != nil {
-			if has {
-				fn(data)
-			}
+			dispatch()
 			if err == io.EOF {
 				return nil
 			}
 			return err
 		}
 	}
+}
+
+// eventData gathers the data lines of one event. Each line is kept as a
+// copy of its own and they are joined once, when the event ends: growing
+// one buffer would hold the old and the new array at once, and double the
+// peak memory of a large event.
+type eventData struct {
+	lines [][]byte
+	size  int // bytes of data, the newlines between lines included
+}
+
+// add appends one data line, or returns errMessageTooLarge if the data
+// would pass max bytes.
+func (e *eventData) add(v []byte, max int) error {
+	n := len(v)
+	if len(e.lines) > 0 {
+		n++
+	}
+	if e.size+n > max {
+		return errMessageTooLarge
+	}
+	e.lines = append(e.lines, bytes.Clone(v))
+	e.size += n
+	return nil
+}
+
+// take returns the event's data, ok false if it had none, and starts the
+// next event.
+func (e *eventData) take() (data []byte, ok bool) {
+	switch len(e.lines) {
+	case 0:
+		return nil, false
+	case 1:
+		data = e.lines[0]
+	default:
+		data = bytes.Join(e.lines, []byte("\n"))
+	}
+	clear(e.lines)
+	e.lines, e.size = e.lines[:0], 0
+	return data, true
 }
 
 // maxFieldName is room on an event's line for its field name ("data: ").
