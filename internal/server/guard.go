@@ -102,6 +102,7 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 		}
 		if g.tokenSum != nil {
 			if !g.tokenOK(r.Header.Get(proxy.HeaderInboundToken)) {
+				refuse(w, r)
 				proxy.WriteError(w, http.StatusUnauthorized, nil, proxy.CodeAuth, fmt.Sprintf(
 					"agentcore-proxy: missing or wrong %s header: send the token from the proxy's --inbound-token-file", proxy.HeaderInboundToken))
 				return
