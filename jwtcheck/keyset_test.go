@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -223,7 +224,10 @@ func TestKeySetRedirects(t *testing.T) {
 	emu := startEmulator(t)
 	ln, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
-		t.Skipf("no second loopback address: %v", err)
+		if runtime.GOOS == "linux" {
+			t.Fatalf("listening on 127.0.0.2 (all of 127.0.0.0/8 is loopback on Linux): %v", err)
+		}
+		t.Skipf("no second loopback address (macOS needs an alias: ifconfig lo0 alias 127.0.0.2): %v", err)
 	}
 	var otherHits atomic.Int32
 	other := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { otherHits.Add(1) }))

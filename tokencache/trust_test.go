@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -27,7 +28,10 @@ func newRecorder(t *testing.T) *recorder {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
-		t.Skipf("no second loopback address: %v", err)
+		if runtime.GOOS == "linux" {
+			t.Fatalf("listening on 127.0.0.2 (all of 127.0.0.0/8 is loopback on Linux): %v", err)
+		}
+		t.Skipf("no second loopback address (macOS needs an alias: ifconfig lo0 alias 127.0.0.2): %v", err)
 	}
 	r := &recorder{}
 	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
