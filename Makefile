@@ -34,6 +34,7 @@ smoke:
 	deploy/smoke-test.sh
 
 vet:
+	@files=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$files" ]; then echo "gofmt would change: $$files (run gofmt -w)"; exit 1; fi
 	go vet ./...
 
 # The other operating systems users run the proxy on: vet and build for

@@ -1,8 +1,8 @@
 package config
 
 import (
-	"os"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
