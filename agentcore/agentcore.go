@@ -66,7 +66,7 @@ const (
 	// SettingAuth is the route's authentication mode: oauth, sigv4 or none.
 	SettingAuth Setting = "auth"
 	// SettingIssuer is the issuer of the authorization server the route's
-	// client credentials belong to (issue 16).
+	// client credentials belong to.
 	SettingIssuer Setting = "issuer"
 	// SettingBodyReadTimeout bounds how long a request body may take to
 	// arrive.

@@ -41,16 +41,8 @@ type guardFlags struct {
 // newGuard checks the guard flags and builds the guard for a listen address, refusing a non-loopback
 // TCP address without an inbound credential unless the user insisted.
 func (f *guardFlags) newGuard(listen string) (*server.Guard, []string, error) {
-	g := server.GuardConfig{AllowedHosts: f.allowedHosts}
-	var errs []error
-	for _, o := range f.allowedOrigins {
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			errs = append(errs, fmt.Errorf("--allowed-origin %q: want scheme://host[:port], e.g. https://app.example.com", o))
-			continue
-		}
-		g.AllowedOrigins = append(g.AllowedOrigins, u.Scheme+"://"+u.Host)
-	}
+	origins, errs := f.origins()
+	g := server.GuardConfig{AllowedHosts: f.allowedHosts, AllowedOrigins: origins}
 	var warnings []string
 	if f.inboundTokenFile != "" {
 		sum, err := readInboundToken(f.inboundTokenFile)
@@ -82,13 +74,24 @@ func (f *guardFlags) newGuard(listen string) (*server.Guard, []string, error) {
 // --allowed-origin as Origin, no inbound token (scrapers send none).
 // newGuard reports bad values of these flags.
 func (f *guardFlags) metricsGuard() *server.Guard {
-	g := server.GuardConfig{AllowedHosts: f.allowedHosts, Metrics: true}
+	origins, _ := f.origins()
+	return server.NewGuard(server.GuardConfig{AllowedHosts: f.allowedHosts, AllowedOrigins: origins, Metrics: true})
+}
+
+// origins returns the --allowed-origin values as scheme://host, with an
+// error for each that is not one.
+func (f *guardFlags) origins() ([]string, []error) {
+	var origins []string
+	var errs []error
 	for _, o := range f.allowedOrigins {
-		if u, err := url.Parse(o); err == nil && u.Host != "" {
-			g.AllowedOrigins = append(g.AllowedOrigins, u.Scheme+"://"+u.Host)
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("--allowed-origin %q: want scheme://host[:port], e.g. https://app.example.com", o))
+			continue
 		}
+		origins = append(origins, u.Scheme+"://"+u.Host)
 	}
-	return server.NewGuard(g)
+	return origins, errs
 }
 
 // isLoopbackListen reports whether a TCP listen address binds loopback

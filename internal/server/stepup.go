@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
@@ -23,6 +24,12 @@ const (
 	// MaxStepUpScopeBytes is the longest scope parameter a step-up may
 	// send: the space-separated union of the scopes.
 	MaxStepUpScopeBytes = 1024
+	// StepUpRefusedFor is how long a scope set the identity provider
+	// refused is not asked for again: an upstream that keeps challenging
+	// for it must not turn every client request into a token request,
+	// which would spend the client's token quota (Cognito throttles it) and
+	// so starve the route's own refreshes.
+	StepUpRefusedFor = time.Minute
 )
 
 // errStepUpRefused means the route may not request the scopes an
@@ -54,6 +61,10 @@ type scopeStepper struct {
 	mu      sync.Mutex
 	current *steppedCache // nil until a step-up succeeds
 	sets    int           // scope sets stepped up to so far
+	// refused holds when the identity provider last refused each scope
+	// set (its scope parameter), at most MaxStepUpSets of them.
+	refused map[string]time.Time
+	now     func() time.Time
 }
 
 // steppedCache is a token cache for a stepped-up scope set.
@@ -68,7 +79,8 @@ type steppedCache struct {
 // The caches live as long as life.
 func newScopeStepper(life context.Context, cfg tokencache.Config, route string, log *slog.Logger) *scopeStepper {
 	cfg.Scopes = slices.Clone(cfg.Scopes)
-	return &scopeStepper{life: life, base: cfg, route: route, log: log, newCache: tokencache.New, step: make(chan struct{}, 1)}
+	return &scopeStepper{life: life, base: cfg, route: route, log: log, newCache: tokencache.New, step: make(chan struct{}, 1),
+		refused: map[string]time.Time{}, now: time.Now}
 }
 
 // cache returns the cache the route uses now: the stepped-up one, if any.
@@ -150,6 +162,9 @@ func (s *scopeStepper) stepUp(ctx context.Context, want []string) (string, error
 	if sets >= MaxStepUpSets {
 		return "", s.refuse("scope_sets", "the route has stepped up to as many scope sets as it may", "sets", sets)
 	}
+	if s.refusedLately(key) {
+		return "", s.refuse("refused_lately", "the identity provider refused these scopes within the last "+StepUpRefusedFor.String(), "scopes", key)
+	}
 
 	cfg := s.base
 	cfg.Scopes = union
@@ -166,6 +181,9 @@ func (s *scopeStepper) stepUp(ctx context.Context, want []string) (string, error
 		// a refused step-up leaves nothing behind.
 		stop()
 		<-c.Done()
+		if ctx.Err() == nil {
+			s.remember(key)
+		}
 		s.log.Warn("step-up failed: the route keeps its token", "route", s.route, "scopes", key, "err", err)
 		return "", err
 	}
@@ -179,6 +197,32 @@ func (s *scopeStepper) stepUp(ctx context.Context, want []string) (string, error
 		<-cur.cache.Done()
 	}
 	return tok, nil
+}
+
+// refusedLately reports whether the identity provider refused the scope
+// set key within StepUpRefusedFor.
+func (s *scopeStepper) refusedLately(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.refused[key]
+	return ok && s.now().Sub(at) < StepUpRefusedFor
+}
+
+// remember notes that the identity provider refused the scope set key,
+// forgetting the oldest refusal when MaxStepUpSets are held.
+func (s *scopeStepper) remember(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.refused[key]; !ok && len(s.refused) >= MaxStepUpSets {
+		oldest := ""
+		for k, at := range s.refused {
+			if oldest == "" || at.Before(s.refused[oldest]) {
+				oldest = k
+			}
+		}
+		delete(s.refused, oldest)
+	}
+	s.refused[key] = s.now()
 }
 
 // refuse logs that a step-up hit limit and returns errStepUpRefused.

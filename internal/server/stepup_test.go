@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
@@ -247,5 +248,56 @@ func TestStepUpConcurrentOneRequest(t *testing.T) {
 	}
 	if got := idp.scopes(); len(got) != 1 || s.sets != 1 {
 		t.Errorf("token requests %q, sets %d; want one of each", got, s.sets)
+	}
+}
+
+// TestStepUpRefusedScopesNotAskedAgain: an upstream that keeps challenging
+// for scopes the identity provider refuses gets one token request per
+// StepUpRefusedFor, not one per client request, and the memory of refusals
+// stays bounded.
+func TestStepUpRefusedScopesNotAskedAgain(t *testing.T) {
+	idp := newStepIdP(t, "denied")
+	s, logs := newTestStepper(t, idp)
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return now }
+	for i := range 5 {
+		_, err := s.stepUp(t.Context(), []string{"denied"})
+		if i == 0 && !errors.Is(err, tokencache.ErrInvalidScope) {
+			t.Fatalf("first stepUp(denied) = %v, want tokencache.ErrInvalidScope", err)
+		}
+		if i > 0 && !errors.Is(err, errStepUpRefused) {
+			t.Fatalf("stepUp(denied) again = %v, want errStepUpRefused without asking", err)
+		}
+	}
+	if got := idp.scopes(); len(got) != 1 {
+		t.Errorf("token requests = %q, want 1 for five challenges within %s", got, StepUpRefusedFor)
+	}
+	if !strings.Contains(logs.String(), "limit=refused_lately") {
+		t.Errorf("log does not say the scopes were refused lately:\n%s", logs)
+	}
+	now = now.Add(StepUpRefusedFor)
+	if _, err := s.stepUp(t.Context(), []string{"denied"}); !errors.Is(err, tokencache.ErrInvalidScope) {
+		t.Fatalf("stepUp(denied) after %s = %v, want a new token request refused by the identity provider", StepUpRefusedFor, err)
+	}
+	if got := idp.scopes(); len(got) != 2 {
+		t.Errorf("token requests = %q, want 2: asked again once the refusal is old", got)
+	}
+
+	var names []string
+	for i := range 3 * MaxStepUpSets {
+		names = append(names, fmt.Sprintf("denied-%d", i))
+	}
+	many := newStepIdP(t, names...)
+	s2, _ := newTestStepper(t, many)
+	for _, n := range names {
+		if _, err := s2.stepUp(t.Context(), []string{n}); !errors.Is(err, tokencache.ErrInvalidScope) {
+			t.Fatalf("stepUp(%s) = %v, want tokencache.ErrInvalidScope", n, err)
+		}
+	}
+	s2.mu.Lock()
+	n := len(s2.refused)
+	s2.mu.Unlock()
+	if n > MaxStepUpSets {
+		t.Errorf("refusals remembered = %d after %d refused sets, want at most %d", n, len(names), MaxStepUpSets)
 	}
 }
