@@ -1,8 +1,6 @@
 package jwtcheck
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -10,6 +8,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 // Claims are a token's claims, decoded. Fields a token lacks are zero.
@@ -23,10 +23,7 @@ type Claims struct {
 
 // Fingerprint returns the first 8 hex digits of the SHA-256 of token: enough
 // to tell tokens apart in logs, useless to an attacker.
-func Fingerprint(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:4])
-}
+func Fingerprint(token string) string { return redact.Fingerprint(token) }
 
 // Decode decodes token without verifying it, for display. The error, a
 // [*RuleError] wrapping [ErrMalformed], reports a token that is not a JWT or a

@@ -2,14 +2,14 @@ package proxy
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strings"
 
-	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 // ScopeStepper is a TokenSource that can get a token with more scopes when
@@ -86,7 +86,4 @@ func parseBearerChallenge(values []string) (bearerChallenge, bool) {
 
 // fingerprint identifies a secret value in logs: the first 8 hex digits of
 // its SHA-256.
-func fingerprint(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:4])
-}
+func fingerprint(s string) string { return redact.Fingerprint(s) }

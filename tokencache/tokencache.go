@@ -40,14 +40,14 @@ package tokencache
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 // Fetch triggers reported in [FetchResult.Trigger].
@@ -271,10 +271,7 @@ func (c *Cache) Done() <-chan struct{} {
 
 // Fingerprint returns the first 8 hex digits of the SHA-256 of token. It
 // identifies a token in logs and status pages without revealing it.
-func Fingerprint(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:4])
-}
+func Fingerprint(token string) string { return redact.Fingerprint(token) }
 
 // triggerLocked names why a caller-started fetch happens.
 func (c *Cache) triggerLocked() string {

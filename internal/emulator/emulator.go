@@ -10,8 +10,6 @@ package emulator
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +22,7 @@ import (
 	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/drain"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 // Config describes the emulated Cognito user pool and AgentCore runtime. The zero value is usable:
@@ -358,10 +357,7 @@ func cloneAuthorizer(a Authorizer) Authorizer {
 }
 
 // fingerprint returns the first 8 hex digits of the SHA-256 of s, to name a secret in logs.
-func fingerprint(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:4])
-}
+func fingerprint(s string) string { return redact.Fingerprint(s) }
 
 // EscapeSegment escapes s as one URL path segment with nothing left safe but letters, digits and
 // "-_.~", like Python's quote(s, safe=""): ":" becomes %3A and "/" becomes %2F.

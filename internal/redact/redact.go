@@ -75,8 +75,10 @@ var labelRE = regexp.MustCompile(`\[(?:token|secret|key) sha256:[0-9a-f]{8}\]`)
 // fingerprint is fp.
 func Label(kind, fp string) string { return "[" + kind + " sha256:" + fp + "]" }
 
-// Fingerprint returns the first 8 hex digits of the SHA-256 of v, as
-// tokencache.Fingerprint does.
+// Fingerprint returns the first 8 hex digits of the SHA-256 of v: enough to
+// tell credentials apart in logs, useless to an attacker. It is the one
+// fingerprint of the program (tokencache.Fingerprint and
+// jwtcheck.Fingerprint return it).
 func Fingerprint(v string) string {
 	sum := sha256.Sum256([]byte(v))
 	return hex.EncodeToString(sum[:4])
