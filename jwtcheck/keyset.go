@@ -1,9 +1,11 @@
 package jwtcheck
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -24,7 +26,15 @@ const (
 	unknownKIDInterval     = time.Minute // at most one refresh per minute for unknown kids
 	retryMin               = 250 * time.Millisecond
 	retryMax               = 30 * time.Second
+	// maxKeySetBytes bounds a key set document. jwkset decodes the answer
+	// with no limit, so an identity provider answering without end would
+	// otherwise grow the proxy's memory for the whole fetch timeout. A
+	// Cognito key set is about 1 KB.
+	maxKeySetBytes = 1 << 20
 )
+
+// errKeySetTooLarge fails a key set fetch whose answer passes maxKeySetBytes.
+var errKeySetTooLarge = fmt.Errorf("the key set document is larger than %d bytes", maxKeySetBytes)
 
 // errNotLoaded is returned by keySet.key before the first successful fetch.
 var errNotLoaded = errors.New("no key set loaded")
@@ -69,8 +79,10 @@ func newKeySet(ctx context.Context, cfg Config) (*keySet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jwtcheck: key set: %w", err)
 	}
+	client := *cfg.HTTPClient
+	client.Transport = cappedBodies{base: cmp.Or[http.RoundTripper](client.Transport, http.DefaultTransport), max: maxKeySetBytes}
 	return &keySet{
-		url: cfg.JWKSURI, client: cfg.HTTPClient, store: store, kf: kf, ctx: ctx,
+		url: cfg.JWKSURI, client: &client, store: store, kf: kf, ctx: ctx,
 		interval: cfg.RefreshInterval, log: cfg.Logger, onRefresh: cfg.OnRefresh,
 		firstTry: make(chan struct{}), ready: make(chan struct{}), done: make(chan struct{}),
 	}, nil
@@ -197,4 +209,39 @@ func (k *keySet) refreshForKID(kid string) bool {
 	}
 	k.lastKID = now
 	return k.fetch(k.ctx) == nil
+}
+
+// cappedBodies is a RoundTripper whose response bodies fail to read past max
+// bytes.
+type cappedBodies struct {
+	base http.RoundTripper
+	max  int64
+}
+
+func (t cappedBodies) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err == nil {
+		resp.Body = &cappedBody{ReadCloser: resp.Body, left: t.max}
+	}
+	return resp, err
+}
+
+// cappedBody is a body that fails with errKeySetTooLarge once more than
+// left bytes would be read.
+type cappedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1] // one byte over the limit tells a larger body
+	}
+	n, err := b.ReadCloser.Read(p)
+	if int64(n) > b.left {
+		b.left = -1
+		return 0, errKeySetTooLarge
+	}
+	b.left -= int64(n)
+	return n, err
 }

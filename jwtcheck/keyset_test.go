@@ -265,3 +265,38 @@ func TestKeySetRedirects(t *testing.T) {
 		t.Errorf("the other host got %d requests, want 0", n)
 	}
 }
+
+// TestKeySetEndlessAnswerBounded: an identity provider whose key set never
+// ends (a JSON string without a close) gets the fetch failed once the
+// answer passes maxKeySetBytes, not read for the whole fetch timeout, and
+// the server sees its writes fail soon after.
+func TestKeySetEndlessAnswerBounded(t *testing.T) {
+	emu := startEmulator(t)
+	var written atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"keys":[{"kty":"RSA","kid":"`)
+		chunk := []byte(strings.Repeat("A", 64<<10))
+		for range 64 * 16 { // 64 MiB at most, so that the test ends whatever happens
+			n, err := w.Write(chunk)
+			written.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	onRefresh, fetched := refreshes()
+	if _, err := New(t.Context(), Config{Issuer: emu.Issuer(), JWKSURI: srv.URL + "/jwks", OnRefresh: onRefresh}); err != nil {
+		t.Fatal(err)
+	}
+	err := nextRefresh(t, fetched)
+	if !errors.Is(err, errKeySetTooLarge) {
+		t.Fatalf("endless key set = %v, want %v", err, errKeySetTooLarge)
+	}
+	srv.CloseClientConnections()
+	srv.Close() // waits for the handler, which stops once its writes fail
+	if n := written.Load(); n >= 64<<20 {
+		t.Errorf("the server wrote all %d bytes: the proxy read the endless key set to its end", n)
+	}
+}
