@@ -53,8 +53,13 @@ func runDoctor(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		reports = append(reports, doctor.RouteReport{Route: cmp.Or(*routeName, "(configuration)"), Steps: []doctor.Step{{Name: "configuration", Detail: env.red.Redact(err.Error())}}})
 	} else {
+		// The handler doctor checks is shaped as serve's is by default.
+		serve := serveDefaults()
+		serve.red = env.red
+		so := serve.serverOptions(nil)
+		opts := doctor.Options{Version: version(), Redactor: env.red, Route: so.RouteDeps(), Transport: so.Transport}
 		for _, r := range routes {
-			reports = append(reports, doctor.Check(ctx, r, len(routes), doctor.Options{Version: version(), Redactor: env.red}))
+			reports = append(reports, doctor.Check(ctx, r, len(routes), opts))
 		}
 	}
 	ok := true

@@ -94,6 +94,13 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.sessionRecovery, "session-recovery", true, "when the upstream answers 404 to a session it lost (AgentCore ends idle microVMs),\ninitialize again, resend the request once and keep the client's session id; false: pass the 404 on")
 }
 
+// serveDefaults returns serve's and demo's flags at their defaults.
+func serveDefaults() commonFlags {
+	var c commonFlags
+	c.register(flag.NewFlagSet("serve", flag.ContinueOnError))
+	return c
+}
+
 // check reports every bad value of the limit flags.
 func (c *commonFlags) check() error {
 	var errs []error

@@ -12,6 +12,7 @@ import (
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/route"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
+	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
 
@@ -50,29 +51,34 @@ func runToken(ctx context.Context, args []string, env Env) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	life, stop := context.WithCancel(ctx)
-	auth := route.NewAuthSetup(route.AuthOptions{Redactor: env.red})
+	// The token comes from the route serve would build; its check is the
+	// decode's to show, so the cache keeps a token the rules refuse.
+	serve := serveDefaults()
+	serve.red = env.red
+	so := serve.serverOptions(nil)
+	auth := route.NewAuthSetup(route.AuthOptions{Redactor: env.red, Transport: so.Transport, CallerChecks: true})
+	upstream := proxy.NewTransport(so.Transport)
 	defer func() {
 		stop()
 		auth.Wait()
 		auth.CloseIdleConnections()
+		upstream.CloseIdleConnections()
 	}()
-	d, err := auth.Discover(ctx, r)
+	deps := so.RouteDeps()
+	deps.Auth, deps.Upstream = auth, upstream
+	rt, err := route.Build(ctx, life, r, deps)
 	if err != nil {
 		return err
 	}
-	cache, err := auth.Cache(life, r, d)
+	token, err := rt.Tokens.Token(ctx)
 	if err != nil {
-		return err
-	}
-	token, err := cache.Token(ctx)
-	if err != nil {
-		return route.ExplainRouteTokenFailure(err, r)
+		return err // explained by the token source, in the route's words
 	}
 	if !*decode {
 		fmt.Fprintln(env.Stdout, token)
 		return nil
 	}
-	return printDecoded(life, env, auth, r, d, token)
+	return printDecoded(life, env, rt, token)
 }
 
 // pickRoute returns the route named name, or the only route.
@@ -92,7 +98,8 @@ func pickRoute(routes []config.Resolved, name string) (config.Resolved, error) {
 
 // printDecoded prints the token's header and claims, its fingerprint, and
 // whether it passes the route's authorizer rules.
-func printDecoded(life context.Context, env Env, auth *route.AuthSetup, r config.Resolved, d *tokencache.Discovery, token string) error {
+func printDecoded(ctx context.Context, env Env, rt *route.Route, token string) error {
+	r := rt.Resolved
 	if !tokencache.IsJWT(token) {
 		fmt.Fprintf(env.Stdout, "fingerprint: %s\ncheck: %s (the token is not a JWT; only the authorization server and the upstream can read it)\n",
 			jwtcheck.Fingerprint(token), route.LocalCheckOpaque)
@@ -109,7 +116,7 @@ func printDecoded(life context.Context, env Env, auth *route.AuthSetup, r config
 	out("header", header)
 	out("claims", claims.Raw) // encoding/json sorts the keys
 	fmt.Fprintf(env.Stdout, "fingerprint: %s\n", jwtcheck.Fingerprint(token))
-	checker, err := auth.ReadyChecker(life, r, d)
+	checker, err := rt.Auth.ReadyChecker(ctx, r.Names())
 	if err == nil && checker == nil {
 		fmt.Fprintf(env.Stdout, "check: %s (the authorization server publishes no jwks_uri)\n", route.LocalCheckOpaque)
 		return nil

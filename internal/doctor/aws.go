@@ -3,7 +3,6 @@ package doctor
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/awssecrets"
@@ -11,23 +10,20 @@ import (
 	"github.com/agentcore-proxy/agentcore-proxy/internal/route"
 )
 
-// checkSigV4 builds route r's signing transport and asks STS who signs
+// checkSigV4 asks STS who signs route rt's requests
 // (sts:GetCallerIdentity needs no permission): the identity, the access
 // key's fingerprint, the service and the region. Never a key.
-func checkSigV4(ctx context.Context, auth *route.AuthSetup, r config.Resolved) (http.RoundTripper, string, error) {
-	sv, err := auth.SigV4(ctx, r, nil, 0)
+func checkSigV4(ctx context.Context, auth *route.AuthSetup, rt *route.Route) (string, error) {
+	sv := rt.SigV4
+	cfg, err := auth.AWSConfig(ctx, rt.Resolved.SigV4.Profile, rt.Resolved.SigV4.Region)
 	if err != nil {
-		return nil, "", err
-	}
-	cfg, err := auth.AWSConfig(ctx, r.SigV4.Profile, r.SigV4.Region)
-	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	id, err := awssecrets.WhoAmI(ctx, cfg)
 	if err != nil {
-		return nil, "", fmt.Errorf("the access key %s does not work: %w (check the credentials the AWS chain found)", sv.KeyFingerprint, err)
+		return "", fmt.Errorf("the access key %s does not work: %w (check the credentials the AWS chain found)", sv.KeyFingerprint, err)
 	}
-	return sv.Transport, fmt.Sprintf("signs as %s (account %s), access key %s; service %s, region %s",
+	return fmt.Sprintf("signs as %s (account %s), access key %s; service %s, region %s",
 		id.ARN, id.Account, sv.KeyFingerprint, sv.Transport.Service(), sv.Transport.Region()), nil
 }
 

@@ -1,7 +1,8 @@
 // Package doctor walks one route's chain from configuration to tools/list
 // and reports each step with its fix: configuration → runtime ARN →
 // discovery → token → authorizer rules → the runtime's protected-resource
-// metadata → MCP initialize and tools/list through the real proxy handler.
+// metadata → MCP initialize and tools/list through the handler
+// route.Build builds, the one serve and stdio run, called in process.
 package doctor
 
 import (
@@ -23,6 +24,7 @@ import (
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 )
@@ -53,6 +55,16 @@ type Options struct {
 	// identity provider and the upstream say before a step quotes it; nil:
 	// one of the check's own.
 	Redactor *redact.Redactor
+	// Route shapes the route's handler as serve's does (retries, body cap,
+	// session recovery, stream bound: server.Options.RouteDeps with serve's
+	// defaults). Its Auth and Upstream are the check's own; UserAgent
+	// defaults to the doctor's.
+	Route route.Deps
+	// Transport bounds the upstream's dial, TLS and answer-header waits.
+	Transport proxy.TransportOptions
+	// AWSCredentials, if set, sign SigV4 routes instead of the default AWS
+	// credential chain.
+	AWSCredentials aws.CredentialsProvider
 }
 
 func (o Options) userAgent() string { return "agentcore-proxy/" + o.Version }
@@ -119,22 +131,40 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 	if opts.Redactor == nil {
 		opts.Redactor = redact.New()
 	}
-	auth := route.NewAuthSetup(route.AuthOptions{Redactor: opts.Redactor})
-	defer auth.CloseIdleConnections()
+	// The checks see the route serve would build: the same assembly, the
+	// same token source (step-up inside), checker and handler. Only the
+	// check of a fetched token moves out of the cache into the "authorizer
+	// rules" step, so that a refused token can be shown and explained.
+	auth := route.NewAuthSetup(route.AuthOptions{Redactor: opts.Redactor, Transport: opts.Transport,
+		AWSCredentials: opts.AWSCredentials, CallerChecks: true})
+	upstream := proxy.NewTransport(opts.Transport)
+	deps := opts.Route
+	deps.Auth, deps.Upstream, deps.Hooks = auth, upstream, nil
+	deps.UserAgent = cmp.Or(deps.UserAgent, opts.userAgent())
+	if deps.Redact == nil {
+		deps.Redact = opts.Redactor.Redact
+	}
 	// The token cache lives as long as the check: the token step's token is
 	// the one the MCP step sends, so the IdP is asked once.
 	life, stop := context.WithCancel(ctx)
-	var tokens proxy.TokenSource
 	defer func() {
 		stop()
 		auth.Wait()
+		auth.CloseIdleConnections()
+		upstream.CloseIdleConnections()
 	}()
+	var rt *route.Route
+	build := func() (err error) {
+		rt, err = route.Build(ctx, life, r, deps)
+		return err
+	}
 
-	var transport http.RoundTripper
 	if r.SigV4 != nil {
-		c.run("AWS signing", func() (detail string, err error) {
-			transport, detail, err = checkSigV4(ctx, auth, r)
-			return detail, err
+		c.run("AWS signing", func() (string, error) {
+			if err := build(); err != nil {
+				return "", err
+			}
+			return checkSigV4(ctx, auth, rt)
 		})
 	}
 	if r.Auth == nil {
@@ -159,36 +189,8 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 			detail := fmt.Sprintf("issuer %s, jwks_uri %s, token_endpoint %s", d.Issuer, cmp.Or(d.JWKSURI, "(none: "+route.LocalCheckOpaque+")"), cmp.Or(d.TokenEndpoint, "(none)"))
 			return detail + discoveryHops(auth.Found(r)), nil
 		})
-		c.run("token", func() (string, error) {
-			cache, err := auth.Cache(life, r, d)
-			if err != nil {
-				return "", err
-			}
-			tokens = route.NewTokenSource(cache, r.Names())
-			if token, err = cache.Token(ctx); err != nil {
-				return "", route.ExplainRouteTokenFailure(err, r)
-			}
-			detail := "fingerprint " + jwtcheck.Fingerprint(token)
-			if _, claims, err := jwtcheck.Decode(token); err == nil {
-				detail += ", " + claims.Summary()
-			}
-			return detail, nil
-		})
-		c.run("authorizer rules", func() (string, error) {
-			if token != "" && !tokencache.IsJWT(token) {
-				return route.LocalCheckOpaque + " (the token is not a JWT)", nil
-			}
-			checker, err := auth.ReadyChecker(life, r, d)
-			if err == nil && checker == nil {
-				return route.LocalCheckOpaque + " (no jwks_uri)", nil
-			}
-			if err == nil {
-				if _, err = checker.Check(token); err != nil {
-					err = route.ExplainRouteTokenFailure(err, r)
-				}
-			}
-			return "passes " + r.Rules.String(), err
-		})
+		c.run("token", func() (string, error) { return checkToken(ctx, build, &rt, &token) })
+		c.run("authorizer rules", func() (string, error) { return checkRules(ctx, rt, r, token) })
 		if r.ARN != nil {
 			c.run("protected-resource metadata", func() (string, error) { return checkMetadata(ctx, auth.Client(), r, d, opts) })
 		}
@@ -198,8 +200,51 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 	} else if r.SigV4 != nil {
 		c.skip("protected-resource metadata", "a SigV4 runtime has no OAuth metadata")
 	}
-	c.run("MCP initialize and tools/list", func() (string, error) { return checkMCP(ctx, r, tokens, transport, opts) })
+	c.run("MCP initialize and tools/list", func() (string, error) {
+		if rt == nil {
+			if err := build(); err != nil {
+				return "", err
+			}
+		}
+		return checkMCP(ctx, rt, opts)
+	})
 	return c.report(r, opts.Redactor)
+}
+
+// checkToken builds the route (build sets *rt) and gets a token from its
+// token source, the one the proxy asks, into *token. Only a fingerprint and
+// the claims are shown.
+func checkToken(ctx context.Context, build func() error, rt **route.Route, token *string) (string, error) {
+	if err := build(); err != nil {
+		return "", err
+	}
+	var err error
+	if *token, err = (*rt).Tokens.Token(ctx); err != nil {
+		return "", err // explained by the token source, in the route's words
+	}
+	detail := "fingerprint " + jwtcheck.Fingerprint(*token)
+	if _, claims, err := jwtcheck.Decode(*token); err == nil {
+		detail += ", " + claims.Summary()
+	}
+	return detail, nil
+}
+
+// checkRules checks token against route r's authorizer rules with the
+// route's own checker, once its key set has loaded.
+func checkRules(ctx context.Context, rt *route.Route, r config.Resolved, token string) (string, error) {
+	if token != "" && !tokencache.IsJWT(token) {
+		return route.LocalCheckOpaque + " (the token is not a JWT)", nil
+	}
+	checker, err := rt.Auth.ReadyChecker(ctx, r.Names())
+	if err == nil && checker == nil {
+		return route.LocalCheckOpaque + " (no jwks_uri)", nil
+	}
+	if err == nil {
+		if _, err = checker.Check(token); err != nil {
+			err = route.ExplainRouteTokenFailure(err, r)
+		}
+	}
+	return "passes " + r.Rules.String(), err
 }
 
 // discoveryHops lists where discovery looked, one hop a line.
@@ -301,16 +346,12 @@ func checkMetadata(ctx context.Context, client *http.Client, r config.Resolved, 
 const mcpEndpoint = "http://agentcore-proxy.doctor"
 
 // checkMCP runs MCP initialize and tools/list with the Go SDK client
-// through the route's real proxy handler, called in process: a listener,
-// even on loopback, would lend the route's token to any local process for
-// as long as the check runs.
-func checkMCP(ctx context.Context, r config.Resolved, tokens proxy.TokenSource, transport http.RoundTripper, opts Options) (string, error) {
-	p, err := proxy.New(proxy.Options{Route: r.Name, Target: r.Upstream, Tokens: tokens, Transport: transport, UserAgent: opts.userAgent(), Upstream: route.UpstreamContext(r),
-		Redact: opts.Redactor.Redact})
-	if err != nil {
-		return "", err
-	}
-	front := &inprocess.Transport{Handler: p, RemoteAddr: "doctor"}
+// through the route's handler, the one serve mounts, called in process: a
+// listener, even on loopback, would lend the route's token to any local
+// process for as long as the check runs.
+func checkMCP(ctx context.Context, rt *route.Route, opts Options) (string, error) {
+	r := rt.Resolved
+	front := &inprocess.Transport{Handler: rt.Handler, RemoteAddr: "doctor"}
 	defer front.Close()
 	rec := &lastError{base: front}
 	client := mcp.NewClient(&mcp.Implementation{Name: "agentcore-proxy-doctor", Version: opts.Version}, nil)

@@ -44,6 +44,11 @@ type AuthOptions struct {
 	// Redactor receives the client secrets, tokens, keys and AWS
 	// credentials of the routes; nil: one of the AuthSetup's own.
 	Redactor *redact.Redactor
+	// CallerChecks leaves the check of each fetched token to the caller
+	// (RouteAuth.ReadyChecker): the caches keep a token the rules refuse,
+	// so that doctor and token can show it and say which rule it fails.
+	// Serving leaves it false: a refused token is never cached or sent.
+	CallerChecks bool
 }
 
 // AuthSetup builds the token machinery of routes, in one place for serve,
@@ -198,7 +203,7 @@ func (a *AuthSetup) Route(ctx, life context.Context, r config.Resolved) (*RouteA
 	if ra.Checker, err = a.Checker(life, r, d); err != nil {
 		return nil, err
 	}
-	if ra.Checker != nil {
+	if ra.Checker != nil && !a.opts.CallerChecks {
 		cfg.Check = func(token string) error {
 			if !tokencache.IsJWT(token) {
 				if !ra.opaque.Swap(true) {
@@ -231,17 +236,6 @@ func (a *AuthSetup) Route(ctx, life context.Context, r config.Resolved) (*RouteA
 	return ra, nil
 }
 
-// Cache starts a token cache of its own for route r, whose tokens are not
-// checked (doctor and token check them themselves). It lives as long as
-// life.
-func (a *AuthSetup) Cache(life context.Context, r config.Resolved, d *tokencache.Discovery) (*tokencache.Cache, error) {
-	cfg, err := a.TokenConfig(r, d)
-	if err != nil {
-		return nil, err
-	}
-	return a.newCache(life, r.Name, cfg)
-}
-
 func (a *AuthSetup) newCache(life context.Context, route string, cfg tokencache.Config) (*tokencache.Cache, error) {
 	c, err := tokencache.New(life, cfg)
 	if err != nil {
@@ -254,23 +248,20 @@ func (a *AuthSetup) newCache(life context.Context, route string, cfg tokencache.
 // KeySetWait bounds how long ReadyChecker waits for the key set.
 const KeySetWait = 15 * time.Second
 
-// ReadyChecker starts a checker for route r, as Checker does, and waits up
-// to KeySetWait for its key set. A route without an issuer is an error; an
-// issuer without a key set gives nil, nil (LocalCheckOpaque).
-func (a *AuthSetup) ReadyChecker(life context.Context, r config.Resolved, d *tokencache.Discovery) (*jwtcheck.Checker, error) {
-	c, err := a.Checker(life, r, d)
-	if err != nil {
-		return nil, err
-	}
-	if c == nil && d.Issuer != "" {
+// ReadyChecker returns the route's checker once its key set has loaded,
+// waiting up to KeySetWait. A route without an issuer is an error naming
+// the discovery URL setting by names; an issuer without a key set gives
+// nil, nil (LocalCheckOpaque).
+func (ra *RouteAuth) ReadyChecker(ctx context.Context, names agentcore.Namer) (*jwtcheck.Checker, error) {
+	if ra.Checker == nil && ra.Discovery.Issuer != "" {
 		return nil, nil
 	}
-	if c == nil {
-		return nil, fmt.Errorf("no discovery document: give %s to check tokens", agentcore.Render("{discovery_url}", r.Names()))
+	if ra.Checker == nil {
+		return nil, fmt.Errorf("no discovery document: give %s to check tokens", agentcore.Render("{discovery_url}", names))
 	}
-	wctx, cancel := context.WithTimeout(life, KeySetWait)
+	wctx, cancel := context.WithTimeout(ctx, KeySetWait)
 	defer cancel()
-	return c, c.WaitReady(wctx)
+	return ra.Checker, ra.Checker.WaitReady(wctx)
 }
 
 // Warm starts the first token fetch of every cache.

@@ -64,6 +64,17 @@ type Options struct {
 // UserAgent is what the proxy sends upstream.
 func (o Options) UserAgent() string { return "agentcore-proxy/" + o.Version }
 
+// RouteDeps returns how o shapes every route's handler. Auth, Upstream and
+// Hooks are left to the caller: New gives the server's own, doctor its own.
+func (o Options) RouteDeps() route.Deps {
+	return route.Deps{
+		Logger: o.Logger, UserAgent: o.UserAgent(), Redact: o.Redactor.Redact,
+		MaxRetries: o.MaxRetries, RetryToolCalls: o.RetryToolCalls,
+		MaxBodyBytes: o.MaxBodyBytes, MaxStreamDuration: o.MaxStreamDuration,
+		SessionRecovery: !o.DisableSessionRecovery,
+	}
+}
+
 // Server is the running proxy: one handler per route, their token caches,
 // the health endpoints, metrics and the status page.
 type Server struct {
@@ -111,13 +122,8 @@ func New(ctx context.Context, routes []config.Resolved, opts Options) (_ *Server
 			s.auth.Wait()
 		}
 	}()
-	deps := route.Deps{
-		Auth: s.auth, Upstream: s.upstream, Logger: s.logger, UserAgent: opts.UserAgent(), Redact: opts.Redactor.Redact,
-		MaxRetries: opts.MaxRetries, RetryToolCalls: opts.RetryToolCalls,
-		MaxBodyBytes: opts.MaxBodyBytes, MaxStreamDuration: opts.MaxStreamDuration,
-		SessionRecovery: !opts.DisableSessionRecovery,
-		Hooks:           s.hooks,
-	}
+	deps := opts.RouteDeps()
+	deps.Auth, deps.Upstream, deps.Hooks = s.auth, s.upstream, s.hooks
 	var errs []error
 	for _, r := range routes {
 		rt, err := route.Build(ctx, life, r, deps)
