@@ -15,8 +15,8 @@ import (
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/emulator"
-	"github.com/agentcore-proxy/agentcore-proxy/internal/route"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
+	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
 
 // demandingUpstream is an MCP upstream that wants, for each tools/call, the
@@ -133,8 +133,14 @@ func TestStepUpOff(t *testing.T) {
 			if st := emu.Stats(); st.TokenRequests != 1 {
 				t.Errorf("token requests = %d, want 1: no step-up", st.TokenRequests)
 			}
-			if !strings.Contains(p.Logs(), `"msg":"step-up is off`) || !strings.Contains(p.Logs(), `"setting":"--step-up"`) {
-				t.Errorf("logs do not say step-up is off, naming --step-up:\n%s", p.Logs())
+			// The explanation says step-up is off and how to turn it on, not
+			// to drop the scope list.
+			if msg := reply.Error.Message; !strings.Contains(msg, "step-up is off") || !strings.Contains(msg, "--step-up to true") ||
+				strings.Contains(msg, "give no --scope") {
+				t.Errorf("explanation = %q, want it to say step-up is off and to set --step-up to true", msg)
+			}
+			if !strings.Contains(p.Logs(), `"msg":"step-up is off`) {
+				t.Errorf("logs do not say step-up is off:\n%s", p.Logs())
 			}
 		})
 	}
@@ -182,8 +188,8 @@ routes:
 }
 
 // TestStepUpLimits: an upstream that asks for ever-new scopes gets at most
-// route.MaxStepUpSets step-ups; a scope longer than
-// route.MaxStepUpScopeBytes is refused without a token request. Each
+// tokencache.MaxStepUpSets step-ups; a scope longer than
+// tokencache.MaxStepUpScopeBytes is refused without a token request. Each
 // refusal is the insufficient_scope explanation, and the log names the
 // limit.
 func TestStepUpLimits(t *testing.T) {
@@ -208,15 +214,15 @@ func TestStepUpLimits(t *testing.T) {
 	}
 
 	t.Run("scope bytes", func(t *testing.T) {
-		refused(t, strings.Repeat("x", route.MaxStepUpScopeBytes+1), "scope_bytes", 1)
+		refused(t, strings.Repeat("x", tokencache.MaxStepUpScopeBytes+1), "scope_bytes", 1)
 	})
 	t.Run("scope sets", func(t *testing.T) {
-		for i := range route.MaxStepUpSets {
+		for i := range tokencache.MaxStepUpSets {
 			if resp, reply := postRPC(t, p.MCPURL(), toolCall(i, fmt.Sprintf("s%d", i)), nil); resp.StatusCode != http.StatusOK || reply.Error != nil {
-				t.Fatalf("step-up %d of %d = %d %+v, want 200", i+1, route.MaxStepUpSets, resp.StatusCode, reply.Error)
+				t.Fatalf("step-up %d of %d = %d %+v, want 200", i+1, tokencache.MaxStepUpSets, resp.StatusCode, reply.Error)
 			}
 		}
-		refused(t, "one-more", "scope_sets", 1+route.MaxStepUpSets)
+		refused(t, "one-more", "scope_sets", 1+tokencache.MaxStepUpSets)
 		// The route keeps its largest token.
 		if resp, reply := postRPC(t, p.MCPURL(), toolCall(100, "s0"), nil); resp.StatusCode != http.StatusOK || reply.Error != nil {
 			t.Errorf("call after the limit = %d %+v, want 200", resp.StatusCode, reply.Error)

@@ -56,6 +56,9 @@ type UpstreamContext struct {
 	// SigV4 says the proxy signed the request with AWS credentials
 	// instead of sending a bearer token.
 	SigV4 bool
+	// StepUpOff says step-up is turned off for the route: a 403
+	// insufficient_scope is explained with how to turn it on.
+	StepUpOff bool
 	// Names renders the settings a Fix refers to in the user's words (a
 	// flag, a YAML key); nil names them by their keys (agentcore.PlainNames).
 	Names agentcore.Namer
@@ -435,7 +438,7 @@ func explainAuth(a answer, uc UpstreamContext, q string) (Diagnosis, bool) {
 			fmt.Sprintf("Make {discovery_url} (or {token_url}) point at the user pool that issues JWT access tokens to %s", client)}, true
 	}
 	if a.status == 403 && strings.Contains(strings.ToLower(a.challenge), "insufficient_scope") {
-		if d, ok := explainStepUp(a, client, q); ok {
+		if d, ok := explainStepUp(a, uc, client, q); ok {
 			return d, true
 		}
 		return explainClaim("scope", client, q), true

@@ -21,6 +21,8 @@ const (
 var (
 	diagOAuth = UpstreamContext{ARN: diagTestARN, Region: "us-west-2", Qualifier: "DEFAULT",
 		Endpoint: "bedrock-agentcore.us-west-2.amazonaws.com", ClientID: "3n4ab5cd6ef7gh", Names: flagNames}
+	diagStepUpOff = UpstreamContext{ARN: diagTestARN, Region: "us-west-2", Qualifier: "DEFAULT",
+		Endpoint: "bedrock-agentcore.us-west-2.amazonaws.com", ClientID: "3n4ab5cd6ef7gh", Names: flagNames, StepUpOff: true}
 	diagNoAuth = UpstreamContext{ARN: diagTestARN, Region: "us-west-2", Qualifier: "DEFAULT",
 		Endpoint: "bedrock-agentcore.us-west-2.amazonaws.com", Names: flagNames}
 	diagPlain = UpstreamContext{Endpoint: "127.0.0.1:8000", Names: flagNames}
@@ -83,6 +85,9 @@ func TestDiagnose(t *testing.T) {
 		{name: "insufficient scope naming the scope", status: 403, uc: diagOAuth,
 			header:     http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="mcp:write files:read"`}},
 			wantReason: agentcore.ReasonInsufficientScope, wantInCause: `needs scope "mcp:write files:read"`, wantInFix: `Add "mcp:write files:read" to --scope`},
+		{name: "insufficient scope with step-up off", status: 403, uc: diagStepUpOff,
+			header:     http.Header{"Www-Authenticate": {`Bearer error="insufficient_scope", scope="mcp:write"`}},
+			wantReason: agentcore.ReasonInsufficientScope, wantInCause: "step-up is off for this route", wantInFix: `set --step-up to true, the default) so the proxy can request it, or add "mcp:write" to --scope`},
 		{name: "custom claim", status: 401, header: diagChallenge(), body: diagRPC("Claim 'department' value mismatch with configuration."), uc: diagOAuth,
 			wantReason: agentcore.ReasonClaimCustom, wantInCause: "'department' claim", wantInFix: "customClaims rule for 'department'"},
 		{name: "claim in SSE", status: 401, header: diagChallenge(), uc: diagOAuth,

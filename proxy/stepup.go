@@ -51,15 +51,21 @@ func (t *bearerTransport) stepUp(req *http.Request, resp *http.Response) (*http.
 
 // explainStepUp explains a 403 insufficient_scope challenge that names the
 // scopes the MCP server wants: the proxy did not, or could not, step up.
-func explainStepUp(a answer, client, q string) (Diagnosis, bool) {
+func explainStepUp(a answer, uc UpstreamContext, client, q string) (Diagnosis, bool) {
 	ch, ok := parseBearerChallenge([]string{a.challenge})
 	if !ok || ch.Error != "insufficient_scope" || len(ch.Scope) == 0 {
 		return Diagnosis{}, false
 	}
 	scopes := strings.Join(ch.Scope, " ")
+	const grant = "grant it to client %s at the identity provider (Cognito: the resource server's custom scope on the app client; Entra ID: the API permission; Okta and Auth0: the scope on the authorization server or API)"
+	if uc.StepUpOff {
+		return Diagnosis{agentcore.ReasonInsufficientScope,
+			fmt.Sprintf("The MCP server needs scope %q, which the token lacks, and step-up is off for this route (%s)", scopes, q),
+			fmt.Sprintf("Turn step-up on (set {step_up} to true, the default) so the proxy can request it, or add %q to {scope}; and "+grant, scopes, client)}, true
+	}
 	return Diagnosis{agentcore.ReasonInsufficientScope,
 		fmt.Sprintf("The MCP server needs scope %q, which the token lacks, and the proxy may not request it (%s)", scopes, q),
-		fmt.Sprintf("Add %q to {scope} (or give no {scope} list) so the proxy can request it, and grant it to client %s at the identity provider (Cognito: the resource server's custom scope on the app client; Entra ID: the API permission; Okta and Auth0: the scope on the authorization server or API)", scopes, client)}, true
+		fmt.Sprintf("Add %q to {scope} (or give no {scope} list) so the proxy can request it, and "+grant, scopes, client)}, true
 }
 
 // bearerChallenge is what the proxy reads of a Bearer challenge: its error

@@ -61,8 +61,8 @@ type AuthSetup struct {
 	shared map[string]*RouteAuth
 	all    []*RouteAuth
 	caches []*tokencache.Cache
-	// steppers are the routes' step-up states, one per route.
-	steppers []*scopeStepper
+	// steppers are the routes' step-up sources, one per route.
+	steppers []*tokencache.StepUpSource
 	discoveryState
 	aws *awsState // secrets.go
 	// awsCreds registers the AWS credentials handed out (sigv4.go).
@@ -279,7 +279,7 @@ func (a *AuthSetup) Wait() {
 		<-c.Done()
 	}
 	for _, s := range a.steppers {
-		s.wait()
+		s.Wait()
 	}
 }
 
@@ -302,24 +302,17 @@ func (a *AuthSetup) Tokens(r config.Resolved, ra *RouteAuth) proxy.TokenSource {
 	if a.opts.OnFetch != nil {
 		cfg.OnFetch = a.opts.OnFetch(r.Name)
 	}
-	step := newScopeStepper(ra.life, cfg, r.Name, a.opts.Logger)
-	if r.Auth.NoStepUp {
-		step.off, step.offName = true, agentcore.Render("{step_up}", r.Names())
-	}
+	step := tokencache.StepUp(ra.Cache, tokencache.StepUpConfig{Config: cfg, Off: r.Auth.NoStepUp})
 	a.steppers = append(a.steppers, step)
-	return tokenSource{cache: ra.Cache, names: r.Names(), step: step, rediscover: ra.rediscover, key: ra.key}
+	return tokenSource{step: step, names: r.Names(), rediscover: ra.rediscover, key: ra.key}
 }
 
-// NewTokenSource returns cache as a proxy.TokenSource whose failures carry
-// their reason code and a fix naming the settings by names.
-func NewTokenSource(cache *tokencache.Cache, names agentcore.Namer) proxy.TokenSource {
-	return tokenSource{cache: cache, names: names}
-}
-
+// tokenSource is a route's token source for the proxy: its step-up
+// source, whose failures it labels with their reason code and a fix naming
+// the settings in the route's words.
 type tokenSource struct {
-	cache *tokencache.Cache
+	step  *tokencache.StepUpSource
 	names agentcore.Namer
-	step  *scopeStepper // nil: no step-up
 	// rediscover, if set, re-probes the upstream after a refused token.
 	rediscover *rediscovery
 	// key is the private_key_jwt client key, nil with a secret.
@@ -327,7 +320,7 @@ type tokenSource struct {
 }
 
 func (t tokenSource) Token(ctx context.Context) (string, error) {
-	tok, err := t.step.cache(t.cache).Token(ctx)
+	tok, err := t.step.Token(ctx)
 	if err != nil {
 		return "", t.explain(err)
 	}
@@ -335,14 +328,14 @@ func (t tokenSource) Token(ctx context.Context) (string, error) {
 }
 
 func (t tokenSource) Invalidate(token string) {
-	t.step.cache(t.cache).Invalidate(token)
+	t.step.Invalidate(token)
 	t.rediscover.refused()
 }
 
 // StepUp gets a token with more scopes (proxy.ScopeStepper).
 func (t tokenSource) StepUp(ctx context.Context, scopes []string) (string, error) {
-	tok, err := t.step.stepUp(ctx, scopes)
-	if err != nil && !errors.Is(err, errStepUpRefused) {
+	tok, err := t.step.StepUp(ctx, scopes)
+	if err != nil && !errors.Is(err, tokencache.ErrStepUpRefused) {
 		return "", t.explain(err)
 	}
 	return tok, err

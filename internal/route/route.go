@@ -158,7 +158,7 @@ func UpstreamContext(r config.Resolved) proxy.UpstreamContext {
 		uc.ARN, uc.Region = r.ARN.String(), r.ARN.Region
 	}
 	if r.Auth != nil {
-		uc.ClientID = r.Auth.ClientID
+		uc.ClientID, uc.StepUpOff = r.Auth.ClientID, r.Auth.NoStepUp
 	}
 	uc.SigV4 = r.SigV4 != nil
 	return uc

@@ -1,7 +1,6 @@
-package route
+package tokencache
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,8 +13,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
 
 // stepIdP is a token endpoint that issues opaque tokens naming their
@@ -57,44 +54,31 @@ func (p *stepIdP) scopes() []string {
 	return slices.Clone(p.requested)
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// newTestStepper returns a stepper for route "r" whose caches fetch from
-// idp with base scopes, and its log. The caches stop when the test ends.
-func newTestStepper(t *testing.T, idp *stepIdP, base ...string) (*scopeStepper, *syncBuffer) {
+// newTestStepper returns a step-up source whose caches fetch from idp
+// with base scopes, and its log. The caches stop when the test ends.
+func newTestStepper(t *testing.T, idp *stepIdP, base ...string) (*StepUpSource, *syncBuffer) {
 	t.Helper()
 	life, stop := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	cfg := tokencache.Config{TokenURL: idp.URL, ClientID: "c1", ClientSecret: "s3cret-stepper", Scopes: base,
+	cfg := Config{TokenURL: idp.URL, ClientID: "c1", ClientSecret: "s3cret-stepper", Scopes: base,
 		HTTPClient: idp.Client(), Logger: log, MaxAttempts: 1}
-	s := newScopeStepper(life, cfg, "r", log)
+	c, err := New(life, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := StepUp(c, StepUpConfig{Config: cfg})
 	t.Cleanup(func() {
 		stop()
-		s.wait()
+		<-c.Done()
+		s.Wait()
 	})
 	return s, logs
 }
 
 // held returns the scopes of the stepper's current cache, nil for the
 // route's own.
-func (s *scopeStepper) held() []string {
+func (s *StepUpSource) held() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.current == nil {
@@ -110,17 +94,17 @@ func TestStepUpAtMostMaxSets(t *testing.T) {
 	for i := range MaxStepUpSets {
 		scope := fmt.Sprintf("s%d", i)
 		want = append(want, scope)
-		tok, err := s.stepUp(t.Context(), []string{scope})
+		tok, err := s.StepUp(t.Context(), []string{scope})
 		if err != nil {
-			t.Fatalf("stepUp(%s) = %v, want a token (step-up %d of %d)", scope, err, i+1, MaxStepUpSets)
+			t.Fatalf("StepUp(%s) = %v, want a token (step-up %d of %d)", scope, err, i+1, MaxStepUpSets)
 		}
 		if wantTok := "opaque." + strings.Join(want, "+"); tok != wantTok {
-			t.Fatalf("stepUp(%s) = %q, want %q: the union of the scopes held and asked for", scope, tok, wantTok)
+			t.Fatalf("StepUp(%s) = %q, want %q: the union of the scopes held and asked for", scope, tok, wantTok)
 		}
 	}
-	_, err := s.stepUp(t.Context(), []string{"one-more"})
-	if !errors.Is(err, errStepUpRefused) {
-		t.Fatalf("stepUp after %d sets = %v, want errStepUpRefused", MaxStepUpSets, err)
+	_, err := s.StepUp(t.Context(), []string{"one-more"})
+	if !errors.Is(err, ErrStepUpRefused) {
+		t.Fatalf("stepUp after %d sets = %v, want ErrStepUpRefused", MaxStepUpSets, err)
 	}
 	if got := idp.scopes(); len(got) != MaxStepUpSets {
 		t.Errorf("token requests = %d (%q), want %d: none for the refused set", len(got), got, MaxStepUpSets)
@@ -152,14 +136,14 @@ func TestStepUpScopeBytesLimit(t *testing.T) {
 			idp := newStepIdP(t)
 			s, logs := newTestStepper(t, idp)
 			if tt.first != nil {
-				if _, err := s.stepUp(t.Context(), tt.first); err != nil {
+				if _, err := s.StepUp(t.Context(), tt.first); err != nil {
 					t.Fatalf("first stepUp = %v", err)
 				}
 			}
-			_, err := s.stepUp(t.Context(), tt.want)
+			_, err := s.StepUp(t.Context(), tt.want)
 			refused := len(strings.Join(tt.want, " ")) > MaxStepUpScopeBytes || tt.first != nil
-			if refused != errors.Is(err, errStepUpRefused) {
-				t.Fatalf("stepUp(%d bytes) = %v, want refused %v", len(strings.Join(tt.want, " ")), err, refused)
+			if refused != errors.Is(err, ErrStepUpRefused) {
+				t.Fatalf("StepUp(%d bytes) = %v, want refused %v", len(strings.Join(tt.want, " ")), err, refused)
 			}
 			if got := len(idp.scopes()); got != tt.requested {
 				t.Errorf("token requests = %d, want %d", got, tt.requested)
@@ -177,12 +161,12 @@ func TestStepUpScopeBytesLimit(t *testing.T) {
 func TestStepUpRefusedByIdPLeavesRouteAsBefore(t *testing.T) {
 	idp := newStepIdP(t, "denied")
 	s, logs := newTestStepper(t, idp)
-	base := &tokencache.Cache{}
-	_, err := s.stepUp(t.Context(), []string{"denied"})
-	if !errors.Is(err, tokencache.ErrInvalidScope) {
-		t.Fatalf("stepUp(denied) = %v, want tokencache.ErrInvalidScope", err)
+	base := s.base
+	_, err := s.StepUp(t.Context(), []string{"denied"})
+	if !errors.Is(err, ErrInvalidScope) {
+		t.Fatalf("StepUp(denied) = %v, want ErrInvalidScope", err)
 	}
-	if c := s.cache(base); c != base {
+	if c := s.cache(); c != base {
 		t.Errorf("after a refused step-up the route uses another cache, want its own")
 	}
 	if s.sets != 0 || s.held() != nil {
@@ -197,8 +181,8 @@ func TestStepUpRefusedByIdPLeavesRouteAsBefore(t *testing.T) {
 		t.Errorf("log lacks the failed step-up:\n%s", logs)
 	}
 	// A later step-up to other scopes still works, and is the first set.
-	if tok, err := s.stepUp(t.Context(), []string{"granted"}); err != nil || tok != "opaque.granted" {
-		t.Fatalf("stepUp(granted) = %q, %v; want opaque.granted", tok, err)
+	if tok, err := s.StepUp(t.Context(), []string{"granted"}); err != nil || tok != "opaque.granted" {
+		t.Fatalf("StepUp(granted) = %q, %v; want opaque.granted", tok, err)
 	}
 	if s.sets != 1 {
 		t.Errorf("sets = %d, want 1: a refused step-up does not count", s.sets)
@@ -221,8 +205,8 @@ func TestStepUpRefusedWithoutTokenRequest(t *testing.T) {
 			idp := newStepIdP(t)
 			s, _ := newTestStepper(t, idp, tt.base...)
 			s.off = tt.off
-			if _, err := s.stepUp(t.Context(), tt.want); !errors.Is(err, errStepUpRefused) {
-				t.Fatalf("stepUp(%q) = %v, want errStepUpRefused", tt.want, err)
+			if _, err := s.StepUp(t.Context(), tt.want); !errors.Is(err, ErrStepUpRefused) {
+				t.Fatalf("StepUp(%q) = %v, want ErrStepUpRefused", tt.want, err)
 			}
 			if got := idp.scopes(); len(got) != 0 {
 				t.Errorf("token requests %q, want none", got)
@@ -238,7 +222,7 @@ func TestStepUpConcurrentOneRequest(t *testing.T) {
 	toks := make([]string, 8)
 	errs := make([]error, len(toks))
 	for i := range toks {
-		wg.Go(func() { toks[i], errs[i] = s.stepUp(t.Context(), []string{"mcp:write"}) })
+		wg.Go(func() { toks[i], errs[i] = s.StepUp(t.Context(), []string{"mcp:write"}) })
 	}
 	wg.Wait()
 	for i := range toks {
@@ -261,12 +245,12 @@ func TestStepUpRefusedScopesNotAskedAgain(t *testing.T) {
 	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	s.now = func() time.Time { return now }
 	for i := range 5 {
-		_, err := s.stepUp(t.Context(), []string{"denied"})
-		if i == 0 && !errors.Is(err, tokencache.ErrInvalidScope) {
-			t.Fatalf("first stepUp(denied) = %v, want tokencache.ErrInvalidScope", err)
+		_, err := s.StepUp(t.Context(), []string{"denied"})
+		if i == 0 && !errors.Is(err, ErrInvalidScope) {
+			t.Fatalf("first StepUp(denied) = %v, want ErrInvalidScope", err)
 		}
-		if i > 0 && !errors.Is(err, errStepUpRefused) {
-			t.Fatalf("stepUp(denied) again = %v, want errStepUpRefused without asking", err)
+		if i > 0 && !errors.Is(err, ErrStepUpRefused) {
+			t.Fatalf("StepUp(denied) again = %v, want ErrStepUpRefused without asking", err)
 		}
 	}
 	if got := idp.scopes(); len(got) != 1 {
@@ -276,8 +260,8 @@ func TestStepUpRefusedScopesNotAskedAgain(t *testing.T) {
 		t.Errorf("log does not say the scopes were refused lately:\n%s", logs)
 	}
 	now = now.Add(StepUpRefusedFor)
-	if _, err := s.stepUp(t.Context(), []string{"denied"}); !errors.Is(err, tokencache.ErrInvalidScope) {
-		t.Fatalf("stepUp(denied) after %s = %v, want a new token request refused by the identity provider", StepUpRefusedFor, err)
+	if _, err := s.StepUp(t.Context(), []string{"denied"}); !errors.Is(err, ErrInvalidScope) {
+		t.Fatalf("StepUp(denied) after %s = %v, want a new token request refused by the identity provider", StepUpRefusedFor, err)
 	}
 	if got := idp.scopes(); len(got) != 2 {
 		t.Errorf("token requests = %q, want 2: asked again once the refusal is old", got)
@@ -290,8 +274,8 @@ func TestStepUpRefusedScopesNotAskedAgain(t *testing.T) {
 	many := newStepIdP(t, names...)
 	s2, _ := newTestStepper(t, many)
 	for _, n := range names {
-		if _, err := s2.stepUp(t.Context(), []string{n}); !errors.Is(err, tokencache.ErrInvalidScope) {
-			t.Fatalf("stepUp(%s) = %v, want tokencache.ErrInvalidScope", n, err)
+		if _, err := s2.StepUp(t.Context(), []string{n}); !errors.Is(err, ErrInvalidScope) {
+			t.Fatalf("StepUp(%s) = %v, want ErrInvalidScope", n, err)
 		}
 	}
 	s2.mu.Lock()

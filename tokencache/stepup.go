@@ -1,4 +1,4 @@
-package route
+package tokencache
 
 import (
 	"context"
@@ -9,12 +9,11 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
 
-// Step-up limits, per route. A route's scope sets only grow (each step-up
-// asks for the union of the scopes held and those challenged), so the first
+// Step-up limits, per StepUpSource (one per route). A route's scope sets
+// only grow (each step-up asks for the union of the scopes held and those
+// challenged), so the first
 // limit bounds how many times a route can step up and the second how large
 // the scope list can grow, whatever an upstream asks for.
 const (
@@ -32,27 +31,37 @@ const (
 	StepUpRefusedFor = time.Minute
 )
 
-// errStepUpRefused means the route may not request the scopes an
-// insufficient_scope challenge asks for: step-up is off, a limit is hit, or
-// the route's scope list does not allow them.
-var errStepUpRefused = errors.New("route: step-up refused")
+// ErrStepUpRefused means a StepUpSource may not request the scopes asked
+// for: step-up is off, a limit is hit, the scope list does not allow them,
+// or the identity provider refused them lately.
+var ErrStepUpRefused = errors.New("tokencache: step-up refused")
 
-// scopeStepper gets tokens with more scopes when the upstream answers 403
-// insufficient_scope (MCP 2025-11-25). There is one per route, never shared
-// with another route even when their base token is. After a step-up the
-// route keeps using the larger token, so the 403 comes once; a step-up the
-// identity provider refuses leaves the route as it was.
-type scopeStepper struct {
-	life  context.Context
-	base  tokencache.Config
-	route string
-	log   *slog.Logger
-	// off is set when step-up is turned off for the route; offName names
-	// that setting in the user's words.
-	off     bool
-	offName string
-	// newCache starts a token cache (tokencache.New; a seam for tests).
-	newCache func(context.Context, tokencache.Config) (*tokencache.Cache, error)
+// StepUpConfig shapes a StepUpSource.
+type StepUpConfig struct {
+	// Config is the base cache's configuration as this source's user sees
+	// it (its Logger and OnFetch, say, name the route): a step-up starts a
+	// cache like it with more scopes. Its Scopes, if any, bound what a
+	// step-up may request; none: any scope.
+	Config Config
+	// Off refuses every step-up at once: the upstream's insufficient_scope
+	// answer goes to the client.
+	Off bool
+}
+
+// StepUpSource is a token source that starts as a Cache and can step up to
+// a token with more scopes when the upstream answers 403
+// insufficient_scope (MCP 2025-11-25), the way x/oauth2's
+// ReuseTokenSource wraps a TokenSource. After a step-up it hands out the
+// larger token from then on, so the 403 comes once; a step-up the identity
+// provider refuses leaves it as it was. Give each route its own, even when
+// routes share the base cache.
+type StepUpSource struct {
+	base *Cache
+	cfg  Config
+	log  *slog.Logger
+	off  bool
+	// newCache starts a token cache (New; a seam for tests).
+	newCache func(context.Context, Config) (*Cache, error)
 
 	// step lets one step-up run at a time, so that concurrent 403s for the
 	// same scopes make one token request.
@@ -69,50 +78,59 @@ type scopeStepper struct {
 
 // steppedCache is a token cache for a stepped-up scope set.
 type steppedCache struct {
-	cache  *tokencache.Cache
+	cache  *Cache
 	scopes []string // sorted
 	stop   context.CancelFunc
 }
 
-// newScopeStepper returns route's stepper: its tokens come from caches like
-// cfg's, whose scope list (empty: any scope) bounds what it may request.
-// The caches live as long as life.
-func newScopeStepper(life context.Context, cfg tokencache.Config, route string, log *slog.Logger) *scopeStepper {
-	cfg.Scopes = slices.Clone(cfg.Scopes)
-	return &scopeStepper{life: life, base: cfg, route: route, log: log, newCache: tokencache.New, step: make(chan struct{}, 1),
+// StepUp returns a StepUpSource over base. Stepped-up caches live as long
+// as base does.
+func StepUp(base *Cache, cfg StepUpConfig) *StepUpSource {
+	c := cfg.Config
+	c.Scopes = slices.Clone(c.Scopes)
+	log := c.Logger
+	if log == nil {
+		log = base.log
+	}
+	return &StepUpSource{base: base, cfg: c, log: log, off: cfg.Off, newCache: New, step: make(chan struct{}, 1),
 		refused: map[string]time.Time{}, now: time.Now}
 }
 
-// cache returns the cache the route uses now: the stepped-up one, if any.
-func (s *scopeStepper) cache(base *tokencache.Cache) *tokencache.Cache {
-	if s == nil {
-		return base
-	}
+// cache returns the cache in use now: the stepped-up one, if any.
+func (s *StepUpSource) cache() *Cache {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.current != nil {
 		return s.current.cache
 	}
-	return base
+	return s.base
 }
 
-// stepUp returns a token with the union of the scopes held and want, and
-// makes it the route's from then on. When it fails, whether refused here or
-// by the identity provider, the route keeps the token it had.
-func (s *scopeStepper) stepUp(ctx context.Context, want []string) (string, error) {
-	if s == nil {
-		return "", errStepUpRefused
-	}
+// Token returns a valid token from the cache in use: the stepped-up one
+// after a step-up, the base one before.
+func (s *StepUpSource) Token(ctx context.Context) (string, error) { return s.cache().Token(ctx) }
+
+// Invalidate drops token from the cache in use (see Cache.Invalidate).
+func (s *StepUpSource) Invalidate(token string) { s.cache().Invalidate(token) }
+
+// State reports the cache in use.
+func (s *StepUpSource) State() State { return s.cache().State() }
+
+// StepUp returns a token with the union of the scopes held and want, and
+// hands it out from then on. When it fails, whether refused here
+// (ErrStepUpRefused) or by the identity provider, the source keeps the
+// token it had.
+func (s *StepUpSource) StepUp(ctx context.Context, want []string) (string, error) {
 	if s.off {
-		s.log.Info("step-up is off: the upstream's insufficient_scope answer goes to the client", "route", s.route, "setting", s.offName)
-		return "", fmt.Errorf("%w: step-up is off", errStepUpRefused)
+		s.log.Info("step-up is off: the upstream's insufficient_scope answer goes to the client")
+		return "", fmt.Errorf("%w: step-up is off", ErrStepUpRefused)
 	}
 	// Bound the work before looking at the scopes: the challenge comes from
 	// the upstream and may be as large as a response header.
 	if n := len(strings.Join(want, " ")); n > MaxStepUpScopeBytes {
 		return "", s.refuse("scope_bytes", "the scopes asked for are longer than a step-up may request", "bytes", n)
 	}
-	if allowed := s.base.Scopes; len(allowed) > 0 {
+	if allowed := s.cfg.Scopes; len(allowed) > 0 {
 		var missing []string
 		for _, w := range want {
 			if !slices.Contains(allowed, w) {
@@ -120,9 +138,9 @@ func (s *scopeStepper) stepUp(ctx context.Context, want []string) (string, error
 			}
 		}
 		if len(missing) > 0 {
-			s.log.Warn("the upstream asks for scopes the route may not request", "route", s.route,
+			s.log.Warn("the upstream asks for scopes the route may not request",
 				"missing", strings.Join(missing, " "), "allowed", strings.Join(allowed, " "))
-			return "", fmt.Errorf("%w: %s", errStepUpRefused, strings.Join(missing, " "))
+			return "", fmt.Errorf("%w: %s", ErrStepUpRefused, strings.Join(missing, " "))
 		}
 	}
 
@@ -133,7 +151,7 @@ func (s *scopeStepper) stepUp(ctx context.Context, want []string) (string, error
 		return "", ctx.Err()
 	}
 	s.mu.Lock()
-	held, cur := s.base.Scopes, s.current
+	held, cur := s.cfg.Scopes, s.current
 	if cur != nil {
 		held = cur.scopes
 	}
@@ -152,29 +170,29 @@ func (s *scopeStepper) stepUp(ctx context.Context, want []string) (string, error
 			// Another request stepped up to these scopes meanwhile.
 			return cur.cache.Token(ctx)
 		}
-		s.log.Warn("the upstream asks for scopes the route's token was requested with", "route", s.route, "scopes", strings.Join(want, " "))
-		return "", fmt.Errorf("%w: the token was requested with these scopes", errStepUpRefused)
+		s.log.Warn("the upstream asks for scopes the route's token was requested with", "scopes", strings.Join(want, " "))
+		return "", fmt.Errorf("%w: the token was requested with these scopes", ErrStepUpRefused)
 	}
 	key := strings.Join(union, " ")
 	if len(key) > MaxStepUpScopeBytes {
 		return "", s.refuse("scope_bytes", "the scopes held and asked for are longer than a step-up may request", "bytes", len(key))
 	}
 	if sets >= MaxStepUpSets {
-		return "", s.refuse("scope_sets", "the route has stepped up to as many scope sets as it may", "sets", sets)
+		return "", s.refuse("scope_sets", "the source has stepped up to as many scope sets as it may", "sets", sets)
 	}
 	if s.refusedLately(key) {
 		return "", s.refuse("refused_lately", "the identity provider refused these scopes within the last "+StepUpRefusedFor.String(), "scopes", key)
 	}
 
-	cfg := s.base
+	cfg := s.cfg
 	cfg.Scopes = union
-	cctx, stop := context.WithCancel(s.life)
+	cctx, stop := context.WithCancel(s.base.ctx)
 	c, err := s.newCache(cctx, cfg)
 	if err != nil {
 		stop()
 		return "", err
 	}
-	s.log.Info("stepping up: requesting a token with more scopes", "route", s.route, "scopes", key)
+	s.log.Info("stepping up: requesting a token with more scopes", "scopes", key)
 	tok, err := c.Token(ctx)
 	if err != nil {
 		// The cache would keep retrying in the background: stop it, so that
@@ -184,7 +202,7 @@ func (s *scopeStepper) stepUp(ctx context.Context, want []string) (string, error
 		if ctx.Err() == nil {
 			s.remember(key)
 		}
-		s.log.Warn("step-up failed: the route keeps its token", "route", s.route, "scopes", key, "err", err)
+		s.log.Warn("step-up failed: the route keeps its token", "scopes", key, "err", err)
 		return "", err
 	}
 	s.mu.Lock()
@@ -201,7 +219,7 @@ func (s *scopeStepper) stepUp(ctx context.Context, want []string) (string, error
 
 // refusedLately reports whether the identity provider refused the scope
 // set key within StepUpRefusedFor.
-func (s *scopeStepper) refusedLately(key string) bool {
+func (s *StepUpSource) refusedLately(key string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	at, ok := s.refused[key]
@@ -210,7 +228,7 @@ func (s *scopeStepper) refusedLately(key string) bool {
 
 // remember notes that the identity provider refused the scope set key,
 // forgetting the oldest refusal when MaxStepUpSets are held.
-func (s *scopeStepper) remember(key string) {
+func (s *StepUpSource) remember(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.refused[key]; !ok && len(s.refused) >= MaxStepUpSets {
@@ -225,15 +243,16 @@ func (s *scopeStepper) remember(key string) {
 	s.refused[key] = s.now()
 }
 
-// refuse logs that a step-up hit limit and returns errStepUpRefused.
-func (s *scopeStepper) refuse(limit, msg string, attrs ...any) error {
-	s.log.Warn("step-up refused: "+msg, append([]any{"route", s.route, "limit", limit,
+// refuse logs that a step-up hit limit and returns ErrStepUpRefused.
+func (s *StepUpSource) refuse(limit, msg string, attrs ...any) error {
+	s.log.Warn("step-up refused: "+msg, append([]any{"limit", limit,
 		"max_sets", MaxStepUpSets, "max_scope_bytes", MaxStepUpScopeBytes}, attrs...)...)
-	return fmt.Errorf("%w: %s limit", errStepUpRefused, limit)
+	return fmt.Errorf("%w: %s limit", ErrStepUpRefused, limit)
 }
 
-// wait waits for the stepped-up cache to stop, once life is done.
-func (s *scopeStepper) wait() {
+// Wait waits for the stepped-up cache to stop, once the base cache's
+// context is done.
+func (s *StepUpSource) Wait() {
 	s.mu.Lock()
 	cur := s.current
 	s.mu.Unlock()
