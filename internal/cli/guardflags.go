@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/server"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
@@ -42,7 +43,7 @@ type guardFlags struct {
 // TCP address without an inbound credential unless the user insisted.
 func (f *guardFlags) newGuard(listen string) (*server.Guard, []string, error) {
 	origins, errs := f.origins()
-	g := server.GuardConfig{AllowedHosts: f.allowedHosts, AllowedOrigins: origins}
+	g := server.GuardConfig{AllowedHosts: f.allowedHosts, AllowedOrigins: origins, Names: guardNames}
 	var warnings []string
 	if f.inboundTokenFile != "" {
 		sum, err := readInboundToken(f.inboundTokenFile)
@@ -75,7 +76,20 @@ func (f *guardFlags) newGuard(listen string) (*server.Guard, []string, error) {
 // newGuard reports bad values of these flags.
 func (f *guardFlags) metricsGuard() *server.Guard {
 	origins, _ := f.origins()
-	return server.NewGuard(server.GuardConfig{AllowedHosts: f.allowedHosts, AllowedOrigins: origins, Metrics: true})
+	return server.NewGuard(server.GuardConfig{AllowedHosts: f.allowedHosts, AllowedOrigins: origins, Metrics: true, Names: guardNames})
+}
+
+// guardNames names the guard's settings by their flags.
+func guardNames(s agentcore.Setting) string {
+	switch s {
+	case server.SettingAllowedHost:
+		return "--allowed-host"
+	case server.SettingAllowedOrigin:
+		return "--allowed-origin"
+	case server.SettingInboundTokenFile:
+		return "--inbound-token-file"
+	}
+	return config.FlagNames(s)
 }
 
 // origins returns the --allowed-origin values as scheme://host, with an

@@ -13,19 +13,77 @@ import (
 	"testing"
 )
 
-// libraries are the packages another program may import: they talk in
-// their own terms, never in this command's flags.
-var libraries = []string{"agentcore", "proxy", "tokencache", "jwtcheck"}
+// flagOwners are the packages that may name a flag: the command's, which
+// parse flags and turn structured errors into sentences. The rest (e2e and
+// make bench's harness drive the command line; the emulator is a stand-in
+// for AWS) are not part of the proxy's own messages.
+var flagOwners = map[string]bool{"internal/cli": true, "internal/config": true, "e2e": true, "internal/bench": true, "internal/emulator": true}
+
+// owner reports whether pkg is one of owners or inside one.
+func owner(pkg string, owners map[string]bool) bool {
+	for o := range owners {
+		if pkg == o || strings.HasPrefix(pkg, o+"/") {
+			return true
+		}
+	}
+	return false
+}
 
 // flagRe finds a CLI flag such as --client-id in a string literal.
 var flagRe = regexp.MustCompile(`(^|[\s(/"'])--[a-z][a-z0-9]*(-[a-z0-9]+)*`)
 
-// TestLibrariesNameNoFlags fails when a message in a library package names
-// a flag of agentcore-proxy: a YAML user would be told to fix a flag they
-// never used. internal/config names settings as the user wrote them.
+// modulePackages returns the directories, relative to the module root and
+// slash-separated, of every package of the main module that holds non-test
+// Go files (deploy/ is a module of its own).
+func modulePackages(t *testing.T) []string {
+	t.Helper()
+	root := filepath.Join("..", "..")
+	var pkgs []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		name := d.Name()
+		if path != root && (name == "testdata" || name == "node_modules" || name == "deploy" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+			return filepath.SkipDir
+		}
+		files, _ := filepath.Glob(filepath.Join(path, "*.go"))
+		for _, f := range files {
+			if !strings.HasSuffix(f, "_test.go") {
+				rel, _ := filepath.Rel(root, path)
+				pkgs = append(pkgs, filepath.ToSlash(rel))
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkgs) < 10 {
+		t.Fatalf("found %d packages (%q): the walk is broken", len(pkgs), pkgs)
+	}
+	return pkgs
+}
+
+// TestLibrariesNameNoFlags fails when a message outside internal/cli and
+// internal/config names a flag of agentcore-proxy: a YAML user would be told
+// to fix a flag they never used. internal/config names settings as the user
+// wrote them.
 func TestLibrariesNameNoFlags(t *testing.T) {
-	for _, pkg := range libraries {
-		files, _ := filepath.Glob(filepath.Join("..", "..", pkg, "*.go"))
+	if !flagRe.MatchString("give --client-id") || flagRe.MatchString("a well-known URL") {
+		t.Fatal("flagRe no longer tells a flag from a hyphenated word")
+	}
+	checked := map[string]bool{}
+	for _, pkg := range modulePackages(t) {
+		if owner(pkg, flagOwners) {
+			continue
+		}
+		checked[pkg] = true
+		files, _ := filepath.Glob(filepath.Join("..", "..", filepath.FromSlash(pkg), "*.go"))
 		for _, file := range files {
 			if strings.HasSuffix(file, "_test.go") {
 				continue
@@ -39,6 +97,11 @@ func TestLibrariesNameNoFlags(t *testing.T) {
 					t.Errorf("%s: the string %q names a flag; return a structured error or a {setting} placeholder instead", file, lit)
 				}
 			}
+		}
+	}
+	for _, pkg := range []string{"agentcore", "proxy", "tokencache", "jwtcheck", "internal/route", "internal/server", "internal/doctor", "internal/stdio"} {
+		if !checked[pkg] {
+			t.Errorf("package %s was not checked: the walk is broken", pkg)
 		}
 	}
 }

@@ -147,6 +147,11 @@ const (
 	SettingAWSProfile      agentcore.Setting = "aws_profile"
 	SettingSSMPrefix       agentcore.Setting = "ssm_prefix"
 	SettingClientSecretARN agentcore.Setting = "client_secret_arn"
+	// SettingClientSecretFile is the file setting itself, unlike
+	// agentcore.SettingClientSecret, which names every source of the
+	// secret.
+	SettingClientSecretFile    agentcore.Setting = "client_secret_file"
+	SettingClientSecretJSONKey agentcore.Setting = "client_secret_json_key"
 )
 
 func init() {
@@ -154,4 +159,6 @@ func init() {
 	settingNames[SettingAWSProfile] = [2]string{"auth.aws_profile", "--aws-profile"}
 	settingNames[SettingSSMPrefix] = [2]string{"auth.ssm_prefix", "--ssm-prefix"}
 	settingNames[SettingClientSecretARN] = [2]string{"auth.client_secret_arn", "--client-secret-arn"}
+	settingNames[SettingClientSecretFile] = [2]string{"auth.client_secret_file", "--client-secret-file"}
+	settingNames[SettingClientSecretJSONKey] = [2]string{"auth.client_secret_json_key", "--client-secret-json-key"}
 }

@@ -91,10 +91,6 @@ type ResolvedAuth struct {
 	field func(yamlField, flag string) string
 }
 
-// Field names the setting at fault in a message about this route: the flag
-// when the route came from flags, the YAML field otherwise.
-func (a *ResolvedAuth) Field(yamlField, flag string) string { return a.field(yamlField, flag) }
-
 var (
 	routeNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	qualifierRe = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,47}$`)

@@ -114,14 +114,14 @@ func (a *AuthSetup) Discover(ctx context.Context, r config.Resolved) (*tokencach
 // TokenConfig returns the token cache configuration of route r, whose
 // discovery document is d: the token URL from the route or discovery.
 func (a *AuthSetup) TokenConfig(r config.Resolved, d *tokencache.Discovery) (tokencache.Config, error) {
-	ra := r.Auth
+	ra, names := r.Auth, r.Names()
 	tokenURL := cmp.Or(ra.TokenURL, d.TokenEndpoint)
 	if tokenURL == "" {
 		return tokencache.Config{}, fmt.Errorf("%s %q: the discovery document has no token_endpoint: give %s",
-			ra.Field("auth.discovery_url", "--discovery-url"), ra.DiscoveryURL, ra.Field("auth.token_url", "--token-url"))
+			names(agentcore.SettingDiscoveryURL), ra.DiscoveryURL, names(agentcore.SettingTokenURL))
 	}
 	if _, err := proxy.CheckSecureURL(tokenURL); err != nil {
-		return tokencache.Config{}, fmt.Errorf("token endpoint %q from %s: %w", tokenURL, ra.Field("auth.discovery_url", "--discovery-url"), err)
+		return tokencache.Config{}, fmt.Errorf("token endpoint %q from %s: %w", tokenURL, names(agentcore.SettingDiscoveryURL), err)
 	}
 	cfg := tokencache.Config{
 		TokenURL: tokenURL, ClientID: ra.ClientID, ClientSecret: ra.Secret, Scopes: ra.Scopes,

@@ -151,7 +151,7 @@ func (a *AuthSetup) discover(ctx context.Context, r config.Resolved) (*tokencach
 
 func (a *AuthSetup) discoverURL(ctx context.Context, r config.Resolved) (*Found, error) {
 	ra := r.Auth
-	field := ra.Field("auth.discovery_url", "--discovery-url")
+	field := r.Names()(agentcore.SettingDiscoveryURL)
 	// An OpenID Connect discovery URL is read as AgentCore's authorizer
 	// reads it: the document may lack token_endpoint (then the token URL
 	// setting gives it) and its issuer may differ from the URL's.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/awssecrets"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
@@ -55,7 +56,7 @@ func (a *AuthSetup) ReadSources(ctx context.Context, r config.Resolved) error {
 	if ra == nil || a.awsState().read[ra] {
 		return nil
 	}
-	log := a.opts.Logger.With("route", r.Name)
+	log, settings := a.opts.Logger.With("route", r.Name), r.Names()
 	region := ""
 	if r.ARN != nil {
 		region = r.ARN.Region
@@ -64,7 +65,7 @@ func (a *AuthSetup) ReadSources(ctx context.Context, r config.Resolved) error {
 	if ra.AWS.Any() {
 		var err error
 		if cfg, err = a.AWSConfig(ctx, ra.AWS.Profile, region); err != nil {
-			return fmt.Errorf("%s: %w", awsField(ra), err)
+			return fmt.Errorf("%s: %w", awsField(r), err)
 		}
 	}
 	var src awssecrets.Source
@@ -88,7 +89,7 @@ func (a *AuthSetup) ReadSources(ctx context.Context, r config.Resolved) error {
 		if len(names) > 0 {
 			params, err := awssecrets.ReadPrefix(ctx, cfg, p, names...)
 			if err != nil {
-				return explainAWSRead(err, ra.Field("auth.ssm_prefix", "--ssm-prefix")+" "+p, region)
+				return explainAWSRead(err, settings(config.SettingSSMPrefix)+" "+p, region, settings)
 			}
 			for _, n := range names {
 				ra.AWS.Read = append(ra.AWS.Read, config.ReadParameter{Name: params[n].Name, Type: params[n].Type})
@@ -117,14 +118,14 @@ func (a *AuthSetup) ReadSources(ctx context.Context, r config.Resolved) error {
 	}
 	secret, err := src.Secret(ctx)
 	if err != nil {
-		field := ra.Field("auth.client_secret_file", "--client-secret-file") + " " + ra.SecretFile()
+		field := settings(config.SettingClientSecretFile) + " " + ra.SecretFile()
 		switch {
 		case ra.AWS.SecretARN != "":
-			field = ra.Field("auth.client_secret_arn", "--client-secret-arn") + " " + ra.AWS.SecretARN
+			field = settings(config.SettingClientSecretARN) + " " + ra.AWS.SecretARN
 		case ra.SecretFile() == "":
-			field = ra.Field("auth.ssm_prefix", "--ssm-prefix") + " " + ra.AWS.SSMPrefix
+			field = settings(config.SettingSSMPrefix) + " " + ra.AWS.SSMPrefix
 		}
-		return explainAWSRead(err, field, region)
+		return explainAWSRead(err, field, region, settings)
 	}
 	if ra.AWS.SecretARN != "" {
 		ra.AWS.Read = append(ra.AWS.Read, config.ReadParameter{Name: src.Origin(), Type: "SecretString"})
@@ -135,18 +136,18 @@ func (a *AuthSetup) ReadSources(ctx context.Context, r config.Resolved) error {
 	return nil
 }
 
-// awsField names the AWS setting of ra, for a failure to load the AWS
+// awsField names the AWS setting of route r, for a failure to load the AWS
 // configuration.
-func awsField(ra *config.ResolvedAuth) string {
-	if ra.AWS.SSMPrefix != "" {
-		return ra.Field("auth.ssm_prefix", "--ssm-prefix")
+func awsField(r config.Resolved) string {
+	if r.Auth.AWS.SSMPrefix != "" {
+		return r.Names()(config.SettingSSMPrefix)
 	}
-	return ra.Field("auth.client_secret_arn", "--client-secret-arn")
+	return r.Names()(config.SettingClientSecretARN)
 }
 
 // explainAWSRead turns a failure to read from SSM or Secrets Manager into a
 // sentence that names the setting, what is missing or refused, and the fix.
-func explainAWSRead(err error, field, region string) error {
+func explainAWSRead(err error, field, region string, names agentcore.Namer) error {
 	var (
 		nf   *awssecrets.ParameterNotFoundError
 		acc  *awssecrets.AccessError
@@ -161,15 +162,15 @@ func explainAWSRead(err error, field, region string) error {
 	switch {
 	case errors.As(err, &nf):
 		names := slices.Clone(nf.Names)
-		return fmt.Errorf("%s: SSM parameter %s not found%s: create it (aws ssm put-parameter --name %s ...), or give the setting it holds explicitly",
+		return fmt.Errorf("%s: SSM parameter %s not found%s: create %s (the AWS CLI's ssm put-parameter), or give the setting it holds explicitly",
 			field, strings.Join(names, ", "), where, names[0])
 	case errors.As(err, &acc) && acc.Action == "kms:Decrypt":
 		return fmt.Errorf("%s: the SecureString %s cannot be decrypted: grant the proxy's role kms:Decrypt on the parameter's KMS key (with kms:ViaService ssm.REGION.amazonaws.com; see deploy/iam/agentcore-proxy-policy.json)", field, acc.Resource)
 	case errors.As(err, &acc):
 		return fmt.Errorf("%s: access denied to %s: grant the proxy's role %s on it (see deploy/iam/agentcore-proxy-policy.json)", field, acc.Resource, acc.Action)
 	case errors.As(err, &mk):
-		return fmt.Errorf("%s: the secret is JSON without the key %q (keys present: %s): give the key with --client-secret-json-key (YAML auth.client_secret_json_key), or store the secret under %q",
-			field, mk.Key, strings.Join(mk.Keys, ", "), mk.Key)
+		return fmt.Errorf("%s: the secret is JSON without the key %q (keys present: %s): give the key with %s, or store the secret under %q",
+			field, mk.Key, strings.Join(mk.Keys, ", "), names(config.SettingClientSecretJSONKey), mk.Key)
 	case errors.As(err, &snf):
 		return fmt.Errorf("%s: no Secrets Manager secret %s%s: check the name or ARN", field, snf.SecretID, where)
 	case errors.As(err, &nocr):

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/awssecrets"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
@@ -39,7 +40,7 @@ func (a *AuthSetup) SigV4(ctx context.Context, r config.Resolved, base http.Roun
 	}
 	fp, err := awssecrets.CheckCredentials(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%s sigv4 (route %s): %w", field, r.Name, explainNoCredentials(err))
+		return nil, fmt.Errorf("%s sigv4 (route %s): %w", field, r.Name, explainNoCredentials(err, r.Names()))
 	}
 	t, err := proxy.NewSigV4Transport(base, proxy.SigV4Options{Credentials: cfg.Credentials, Region: r.SigV4.Region, MaxBodyBytes: maxBody})
 	if err != nil {
@@ -51,14 +52,14 @@ func (a *AuthSetup) SigV4(ctx context.Context, r config.Resolved, base http.Roun
 }
 
 // explainNoCredentials says which credential sources were tried and how to
-// give one.
-func explainNoCredentials(err error) error {
+// give one, naming the route's settings by names.
+func explainNoCredentials(err error, names agentcore.Namer) error {
 	nc, ok := err.(*awssecrets.NoCredentialsError)
 	if !ok {
 		return err
 	}
-	return fmt.Errorf("no AWS credentials found; tried, in order: %s. Give the proxy an IAM role (ECS task role, EKS IRSA or Pod Identity, EC2 instance profile), or set AWS_PROFILE (--aws-profile) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (%v)",
-		strings.Join(nc.Tried, "; "), nc.Err)
+	return fmt.Errorf("no AWS credentials found; tried, in order: %s. Give the proxy an IAM role (ECS task role, EKS IRSA or Pod Identity, EC2 instance profile), or set AWS_PROFILE (%s) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (%v)",
+		strings.Join(nc.Tried, "; "), names(config.SettingAWSProfile), nc.Err)
 }
 
 // signerState is what readiness and the status page show of a SigV4 route:

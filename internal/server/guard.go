@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 )
 
@@ -28,7 +29,20 @@ type Guard struct {
 	tokenSum []byte
 	// metrics makes this the metrics listener's guard (GuardConfig.Metrics).
 	metrics bool
+	// names renders the settings the refusals name.
+	names agentcore.Namer
 }
+
+// The guard's settings, which its refusals name so that the caller can put
+// them in the user's words (GuardConfig.Names).
+const (
+	// SettingAllowedHost adds a host name clients may use.
+	SettingAllowedHost agentcore.Setting = "allowed_host"
+	// SettingAllowedOrigin adds a browser origin that may reach the proxy.
+	SettingAllowedOrigin agentcore.Setting = "allowed_origin"
+	// SettingInboundTokenFile holds the token clients must send.
+	SettingInboundTokenFile agentcore.Setting = "inbound_token_file"
+)
 
 // unguardedPaths are probes and scrapes that carry no credential and reveal
 // no secret: they must answer kubelets and Prometheus, which address the
@@ -55,11 +69,18 @@ type GuardConfig struct {
 	// Prometheus and kubelets address a pod by IP while a rebinding page's
 	// Host is always its DNS name.
 	Metrics bool
+	// Names renders SettingAllowedHost and the others in the refusals; nil
+	// names them by their keys (agentcore.PlainNames).
+	Names agentcore.Namer
 }
 
 // NewGuard returns the guard for c.
 func NewGuard(c GuardConfig) *Guard {
-	g := &Guard{allowedHosts: map[string]bool{}, allowedOrigins: map[string]bool{}, anyHost: c.AnyHost, tokenSum: c.TokenSHA256, metrics: c.Metrics}
+	g := &Guard{allowedHosts: map[string]bool{}, allowedOrigins: map[string]bool{}, anyHost: c.AnyHost, tokenSum: c.TokenSHA256, metrics: c.Metrics,
+		names: c.Names}
+	if g.names == nil {
+		g.names = agentcore.PlainNames
+	}
 	for _, h := range c.AllowedHosts {
 		g.allowedHosts[strings.ToLower(strings.Trim(h, "[]"))] = true
 	}
@@ -80,31 +101,31 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 			refuse(w, r)
 			if g.metrics {
 				proxy.WriteError(w, http.StatusForbidden, nil, proxy.CodeInvalidRequest, fmt.Sprintf(
-					"agentcore-proxy: Host %q is not allowed on the metrics listener (DNS rebinding protection): address it by IP (as Prometheus and kubelets do) or localhost, or start the proxy with --allowed-host", r.Host))
+					"agentcore-proxy: Host %q is not allowed on the metrics listener (DNS rebinding protection): address it by IP (as Prometheus and kubelets do) or localhost, or start the proxy with %s", r.Host, g.names(SettingAllowedHost)))
 				return
 			}
 			proxy.WriteError(w, http.StatusForbidden, nil, proxy.CodeInvalidRequest, fmt.Sprintf(
-				"agentcore-proxy: Host %q is not allowed (DNS rebinding protection): connect to 127.0.0.1 or localhost, or start the proxy with --allowed-host", r.Host))
+				"agentcore-proxy: Host %q is not allowed (DNS rebinding protection): connect to 127.0.0.1 or localhost, or start the proxy with %s", r.Host, g.names(SettingAllowedHost)))
 			return
 		}
 		origin := r.Header.Get("Origin")
 		if origin != "" && !g.originOK(origin) {
 			refuse(w, r)
 			proxy.WriteError(w, http.StatusForbidden, nil, proxy.CodeInvalidRequest, fmt.Sprintf(
-				"agentcore-proxy: Origin %q is not allowed: a web page may reach the proxy only if started with --allowed-origin %s", origin, origin))
+				"agentcore-proxy: Origin %q is not allowed: a web page may reach the proxy only if started with %s %s", origin, g.names(SettingAllowedOrigin), origin))
 			return
 		}
 		if site := crossSite(r.Header.Get("Sec-Fetch-Site")); origin == "" && site != "" {
 			refuse(w, r)
 			proxy.WriteError(w, http.StatusForbidden, nil, proxy.CodeInvalidRequest, fmt.Sprintf(
-				"agentcore-proxy: a request a browser sent for another site's page (Sec-Fetch-Site: %s) without an Origin is not allowed: a web page may reach the proxy only from an origin given with --allowed-origin; open the status page by typing its address", site))
+				"agentcore-proxy: a request a browser sent for another site's page (Sec-Fetch-Site: %s) without an Origin is not allowed: a web page may reach the proxy only from an origin given with %s; open the status page by typing its address", site, g.names(SettingAllowedOrigin)))
 			return
 		}
 		if g.tokenSum != nil {
 			if !g.tokenOK(r.Header.Get(proxy.HeaderInboundToken)) {
 				refuse(w, r)
 				proxy.WriteError(w, http.StatusUnauthorized, nil, proxy.CodeAuth, fmt.Sprintf(
-					"agentcore-proxy: missing or wrong %s header: send the token from the proxy's --inbound-token-file", proxy.HeaderInboundToken))
+					"agentcore-proxy: missing or wrong %s header: send the token from the proxy's %s", proxy.HeaderInboundToken, g.names(SettingInboundTokenFile)))
 				return
 			}
 			r.Header.Del(proxy.HeaderInboundToken)
@@ -137,7 +158,7 @@ func refuse(w http.ResponseWriter, r *http.Request) {
 }
 
 // hostOK reports whether the Host header names the proxy: a loopback name
-// or address, or one given with --allowed-host. An empty Host is refused.
+// or address, or one given as allowed. An empty Host is refused.
 func (g *Guard) hostOK(hostport string) bool {
 	if hostport == "" {
 		return false
@@ -158,7 +179,7 @@ func (g *Guard) hostOK(hostport string) bool {
 
 // originOK reports whether a browser Origin may use the proxy: a page
 // served from this machine (such as the MCP Inspector on localhost), or one
-// given with --allowed-origin.
+// given as allowed.
 func (g *Guard) originOK(origin string) bool {
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {

@@ -8,14 +8,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 )
 
 const testInbound = "0123456789abcdef0123456789abcdef"
 
+// flagLike names a setting as a flag, as internal/cli does.
+func flagLike(s agentcore.Setting) string { return "--" + strings.ReplaceAll(string(s), "_", "-") }
+
 func testGuard() *Guard {
 	sum := sha256.Sum256([]byte(testInbound))
-	return NewGuard(GuardConfig{AllowedHosts: []string{"Proxy.Internal"}, AllowedOrigins: []string{"https://app.example.com"}, TokenSHA256: sum[:]})
+	return NewGuard(GuardConfig{AllowedHosts: []string{"Proxy.Internal"}, AllowedOrigins: []string{"https://app.example.com"}, TokenSHA256: sum[:],
+		Names: flagLike})
 }
 
 func TestGuard(t *testing.T) {

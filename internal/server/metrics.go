@@ -121,7 +121,7 @@ func newMetrics(opts Options) *metrics {
 		}, []string{"route", "result"}),
 		toolCalls: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "agentcore_proxy_tool_calls_total",
-			Help: "tools/call requests by tool name (only with --metrics-tool-names; names past the cap count as other).",
+			Help: "tools/call requests by tool name (only when tool names are counted; names past the cap count as other).",
 		}, []string{"route", "tool"}),
 		recoveries: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "agentcore_proxy_session_recoveries_total",
