@@ -106,19 +106,75 @@ func TestLibrariesNameNoFlags(t *testing.T) {
 	}
 }
 
-// TestImportBoundaries keeps the map of README's Layout: agentcore is a
-// leaf, proxy knows neither tokencache nor jwtcheck, and no library imports
-// the command's packages.
-func TestImportBoundaries(t *testing.T) {
-	const module = "github.com/agentcore-proxy/agentcore-proxy/"
-	forbidden := map[string][]string{
-		"agentcore":  {module},
-		"proxy":      {module + "tokencache", module + "jwtcheck", module + "internal/cli", module + "internal/server", module + "internal/config"},
-		"tokencache": {module + "proxy", module + "internal/cli", module + "internal/server", module + "internal/config"},
-		"jwtcheck":   {module + "proxy", module + "internal/cli", module + "internal/server", module + "internal/config"},
+// layoutOrder reads the package map of README's "### Layout" block: the
+// rank (line) of each package, "." for main.go. A line starts with one or
+// more packages ("tokencache/ jwtcheck/", "internal/a, internal/b"), each
+// a path with a slash, then says what they do; indented lines continue the
+// text.
+func layoutOrder(t *testing.T) map[string]int {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for pkg, bad := range forbidden {
-		files, _ := filepath.Glob(filepath.Join("..", "..", pkg, "*.go"))
+	m := regexp.MustCompile("(?s)\n### Layout\n+```\n(.*?)\n```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md: no ``` block under ### Layout")
+	}
+	rank := map[string]int{}
+	for i, line := range strings.Split(string(m[1]), "\n") {
+		if line == "" || line[0] == ' ' {
+			continue
+		}
+		for _, n := range strings.Fields(line) {
+			n = strings.TrimSuffix(n, ",")
+			if n != "main.go" && !layoutNameRe.MatchString(n) {
+				break // the description
+			}
+			n = strings.TrimSuffix(n, "/")
+			if n == "main.go" {
+				n = "."
+			}
+			if _, dup := rank[n]; dup {
+				t.Errorf("README.md Layout lists %s twice", n)
+			}
+			rank[n] = i
+		}
+	}
+	for _, want := range []string{".", "internal/cli", "internal/route", "proxy", "tokencache"} {
+		if _, ok := rank[want]; !ok {
+			t.Fatalf("README.md Layout: no line for %s (parsed %v): the parser is broken", want, rank)
+		}
+	}
+	return rank
+}
+
+// layoutNameRe matches a package's directory as the Layout writes it:
+// "proxy/", "internal/cli".
+var layoutNameRe = regexp.MustCompile(`^[a-z0-9_]+(/[a-z0-9_]+)*/$|^[a-z0-9_]+(/[a-z0-9_]+)+$`)
+
+// layoutExempt are the packages whose imports the Layout does not order:
+// the end-to-end tests and their helper programs drive the whole tree.
+var layoutExempt = map[string]bool{"e2e": true}
+
+// TestImportBoundaries enforces README's Layout for every package of the
+// module: a package imports only packages listed below it (packages on
+// one line import neither each other), and every package is listed.
+// Test files are not checked: they may use any package as a peer.
+func TestImportBoundaries(t *testing.T) {
+	const module = "github.com/agentcore-proxy/agentcore-proxy"
+	rank := layoutOrder(t)
+	checked := 0
+	for _, pkg := range modulePackages(t) {
+		if owner(pkg, layoutExempt) {
+			continue
+		}
+		r, ok := rank[pkg]
+		if !ok {
+			t.Errorf("package %s is not in README.md's Layout: add a line for it below every package that imports it and above every package it imports", pkg)
+			continue
+		}
+		files, _ := filepath.Glob(filepath.Join("..", "..", filepath.FromSlash(pkg), "*.go"))
 		for _, file := range files {
 			if strings.HasSuffix(file, "_test.go") {
 				continue
@@ -127,15 +183,27 @@ func TestImportBoundaries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			checked++
 			for _, imp := range f.Imports {
 				path, _ := strconv.Unquote(imp.Path.Value)
-				for _, b := range bad {
-					if strings.HasPrefix(path, b) {
-						t.Errorf("%s imports %s, which package %s must not", file, path, pkg)
-					}
+				dep, ok := strings.CutPrefix(path, module+"/")
+				if !ok {
+					continue
+				}
+				dr, listed := rank[dep]
+				switch {
+				case !listed:
+					// Reported once as a package missing from the Layout.
+				case dr == r:
+					t.Errorf("%s imports %s, which README.md's Layout lists on the same line as %s: packages on one line are independent", file, dep, pkg)
+				case dr < r:
+					t.Errorf("%s imports %s, which README.md's Layout lists above %s: imports flow down the list; cut the import or move the line", file, dep, pkg)
 				}
 			}
 		}
+	}
+	if checked == 0 {
+		t.Fatal("checked no file")
 	}
 }
 
