@@ -372,7 +372,7 @@ func TestDrainTimeCancelsStreams(t *testing.T) {
 		t.Errorf("Run = %v, want nil after cancelling the open stream", err)
 	}
 	io.ReadAll(resp.Body) // ends, cut short or not, once the stream is cancelled
-	up.Close() // waits for the upstream handler, which returns once cancelled
+	up.Close()            // waits for the upstream handler, which returns once cancelled
 	if !cancelled.Load() {
 		t.Errorf("the upstream request was not cancelled when the drain time was up")
 	}
