@@ -189,7 +189,16 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 			detail := fmt.Sprintf("issuer %s, jwks_uri %s, token_endpoint %s", d.Issuer, cmp.Or(d.JWKSURI, "(none: "+route.LocalCheckOpaque+")"), cmp.Or(d.TokenEndpoint, "(none)"))
 			return detail + discoveryHops(auth.Found(r)), nil
 		})
-		c.run("token", func() (string, error) { return checkToken(ctx, build, &rt, &token) })
+		c.run("token", func() (string, error) {
+			if err := build(); err != nil {
+				return "", err
+			}
+			var err error
+			if token, err = rt.Tokens.Token(ctx); err != nil {
+				return "", err // explained by the token source, in the route's words
+			}
+			return tokenDetail(token), nil
+		})
 		c.run("authorizer rules", func() (string, error) { return checkRules(ctx, rt, r, token) })
 		if r.ARN != nil {
 			c.run("protected-resource metadata", func() (string, error) { return checkMetadata(ctx, auth.Client(), r, d, opts) })
@@ -211,22 +220,13 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 	return c.report(r, opts.Redactor)
 }
 
-// checkToken builds the route (build sets *rt) and gets a token from its
-// token source, the one the proxy asks, into *token. Only a fingerprint and
-// the claims are shown.
-func checkToken(ctx context.Context, build func() error, rt **route.Route, token *string) (string, error) {
-	if err := build(); err != nil {
-		return "", err
-	}
-	var err error
-	if *token, err = (*rt).Tokens.Token(ctx); err != nil {
-		return "", err // explained by the token source, in the route's words
-	}
-	detail := "fingerprint " + jwtcheck.Fingerprint(*token)
-	if _, claims, err := jwtcheck.Decode(*token); err == nil {
+// tokenDetail shows a token by its fingerprint and claims, never itself.
+func tokenDetail(token string) string {
+	detail := "fingerprint " + jwtcheck.Fingerprint(token)
+	if _, claims, err := jwtcheck.Decode(token); err == nil {
 		detail += ", " + claims.Summary()
 	}
-	return detail, nil
+	return detail
 }
 
 // checkRules checks token against route r's authorizer rules with the

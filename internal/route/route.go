@@ -46,12 +46,17 @@ type Deps struct {
 	Hooks func(name string) Hooks
 }
 
-// Hooks observe one route's requests. Nil fields observe nothing.
+// Hooks observe one route's requests. Nil fields observe nothing. The first
+// four are proxy.Options' hooks of the same names.
 type Hooks struct {
+	// OnDiagnosis gets the reason code of every failure explained.
 	OnDiagnosis func(reason string, fromUpstream bool)
-	OnStream    func(open bool)
-	OnRecovery  func(result string)
-	OnDone      func(proxy.Summary)
+	// OnStream gets true when an event stream opens and false when it ends.
+	OnStream func(open bool)
+	// OnRecovery gets the outcome of every session recovery.
+	OnRecovery func(result string)
+	// OnDone gets the summary of every answered request.
+	OnDone func(proxy.Summary)
 	// Wrap, if set, wraps the route's handler outermost (the in-flight
 	// gauge).
 	Wrap func(http.Handler) http.Handler
