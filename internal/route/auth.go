@@ -172,10 +172,9 @@ type RouteAuth struct {
 	opaque atomic.Bool
 	// Resource is the resource parameter the token requests carry.
 	Resource string
-	// life and cfg are the cache's lifetime and configuration, which each
-	// route's step-up starts from.
-	life context.Context
-	cfg  tokencache.Config
+	// cfg is the cache's configuration, which each route's step-up starts
+	// from (and lives as long as the cache).
+	cfg tokencache.Config
 	// rediscover re-probes a zero-config upstream after a refused token.
 	rediscover *rediscovery
 	// key signs private_key_jwt assertions; nil with a secret.
@@ -199,7 +198,7 @@ func (a *AuthSetup) Route(ctx, life context.Context, r config.Resolved) (*RouteA
 	if ra, ok := a.shared[key]; ok {
 		return ra, nil
 	}
-	ra := &RouteAuth{Discovery: d, Resource: cfg.Resource, key: cfg.ClientKey, life: life}
+	ra := &RouteAuth{Discovery: d, Resource: cfg.Resource, key: cfg.ClientKey}
 	if ra.Checker, err = a.Checker(life, r, d); err != nil {
 		return nil, err
 	}
