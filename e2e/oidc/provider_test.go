@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentcore-proxy/agentcore-proxy/discovery"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 	"github.com/golang-jwt/jwt/v5"
@@ -138,9 +139,9 @@ func (p *provider) rotate(t *testing.T) string {
 
 // newCache discovers the provider from its issuer URL and returns a cache
 // for cfg, with TokenURL and AssertionAudience filled in from the metadata.
-func newCache(t *testing.T, p *provider, cfg tokencache.Config) (*tokencache.Cache, *tokencache.AuthServer) {
+func newCache(t *testing.T, p *provider, cfg tokencache.Config) (*tokencache.Cache, *discovery.AuthServer) {
 	t.Helper()
-	as, err := tokencache.DiscoverAuthServer(t.Context(), nil, p.issuer)
+	as, err := discovery.DiscoverAuthServer(t.Context(), nil, p.issuer)
 	if err != nil {
 		t.Fatalf("DiscoverAuthServer(%s) = %v", p.issuer, err)
 	}
@@ -159,7 +160,7 @@ func newCache(t *testing.T, p *provider, cfg tokencache.Config) (*tokencache.Cac
 }
 
 // newChecker returns a jwtcheck.Checker for the provider whose key set has loaded.
-func newChecker(t *testing.T, as *tokencache.AuthServer, rules jwtcheck.Rules) *jwtcheck.Checker {
+func newChecker(t *testing.T, as *discovery.AuthServer, rules jwtcheck.Rules) *jwtcheck.Checker {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ch, err := jwtcheck.New(ctx, jwtcheck.Config{Issuer: as.Issuer, JWKSURI: as.JWKSURI, Rules: rules})

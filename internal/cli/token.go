@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentcore-proxy/agentcore-proxy/discovery"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/route"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
@@ -92,7 +93,7 @@ func pickRoute(routes []config.Resolved, name string) (config.Resolved, error) {
 
 // printDecoded prints the token's header and claims, its fingerprint, and
 // whether it passes the route's authorizer rules.
-func printDecoded(life context.Context, env Env, auth *route.AuthSetup, r config.Resolved, d *tokencache.Discovery, token string) error {
+func printDecoded(life context.Context, env Env, auth *route.AuthSetup, r config.Resolved, d *discovery.Discovery, token string) error {
 	if !tokencache.IsJWT(token) {
 		fmt.Fprintf(env.Stdout, "fingerprint: %s\ncheck: %s (the token is not a JWT; only the authorization server and the upstream can read it)\n",
 			jwtcheck.Fingerprint(token), route.LocalCheckOpaque)

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
+	"github.com/agentcore-proxy/agentcore-proxy/discovery"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/inprocess"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
@@ -146,7 +147,7 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 			c.skip(name, why)
 		}
 	} else {
-		var d *tokencache.Discovery
+		var d *discovery.Discovery
 		var token string
 		if r.Auth.AWS.Any() {
 			c.run("client from AWS", func() (string, error) { return checkAWSSources(ctx, auth, r) })
@@ -246,7 +247,7 @@ func resourceMetadata(challenge string) (string, bool) {
 // checkMetadata makes an unauthenticated call, follows the
 // WWW-Authenticate challenge to the runtime's RFC 9728 metadata, and checks
 // that it names the issuer of the route's discovery URL.
-func checkMetadata(ctx context.Context, client *http.Client, r config.Resolved, d *tokencache.Discovery, opts Options) (string, error) {
+func checkMetadata(ctx context.Context, client *http.Client, r config.Resolved, d *discovery.Discovery, opts Options) (string, error) {
 	discoveryURL := agentcore.Render("{discovery_url}", r.Names())
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.Upstream.String(), strings.NewReader(`{"jsonrpc":"2.0","id":0,"method":"ping"}`))
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
+	"github.com/agentcore-proxy/agentcore-proxy/discovery"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/secureurl"
@@ -99,7 +100,7 @@ func (a *AuthSetup) CloseIdleConnections() { a.client.CloseIdleConnections() }
 // from its discovery URL, or from its upstream's 401 when it has neither a
 // discovery URL nor a token URL (see Found). A route with only a token URL
 // gets an empty document.
-func (a *AuthSetup) Discover(ctx context.Context, r config.Resolved) (*tokencache.Discovery, error) {
+func (a *AuthSetup) Discover(ctx context.Context, r config.Resolved) (*discovery.Discovery, error) {
 	if err := a.ReadSources(ctx, r); err != nil {
 		return nil, err
 	}
@@ -108,7 +109,7 @@ func (a *AuthSetup) Discover(ctx context.Context, r config.Resolved) (*tokencach
 
 // TokenConfig returns the token cache configuration of route r, whose
 // discovery document is d: the token URL from the route or discovery.
-func (a *AuthSetup) TokenConfig(r config.Resolved, d *tokencache.Discovery) (tokencache.Config, error) {
+func (a *AuthSetup) TokenConfig(r config.Resolved, d *discovery.Discovery) (tokencache.Config, error) {
 	ra := r.Auth
 	tokenURL := cmp.Or(ra.TokenURL, d.TokenEndpoint)
 	if tokenURL == "" {
@@ -134,7 +135,7 @@ func (a *AuthSetup) TokenConfig(r config.Resolved, d *tokencache.Discovery) (tok
 // rules, with the issuer and key set of d. It returns nil, nil when d has no
 // issuer (a route with only a token URL) or no key set (opaque tokens). The checker's key set lives as
 // long as life.
-func (a *AuthSetup) Checker(life context.Context, r config.Resolved, d *tokencache.Discovery) (*jwtcheck.Checker, error) {
+func (a *AuthSetup) Checker(life context.Context, r config.Resolved, d *discovery.Discovery) (*jwtcheck.Checker, error) {
 	if d.Issuer == "" || d.JWKSURI == "" {
 		return nil, nil // no key set: opaque tokens, not checked locally
 	}
@@ -156,7 +157,7 @@ func (a *AuthSetup) Checker(life context.Context, r config.Resolved, d *tokencac
 // cache and checker. Routes with the same token URL, client, scopes and
 // rules share one.
 type RouteAuth struct {
-	Discovery *tokencache.Discovery
+	Discovery *discovery.Discovery
 	Cache     *tokencache.Cache
 	// Checker is nil when tokens are not checked (no issuer known).
 	Checker *jwtcheck.Checker
@@ -234,7 +235,7 @@ func (a *AuthSetup) Route(ctx, life context.Context, r config.Resolved) (*RouteA
 // Cache starts a token cache of its own for route r, whose tokens are not
 // checked (doctor and token check them themselves). It lives as long as
 // life.
-func (a *AuthSetup) Cache(life context.Context, r config.Resolved, d *tokencache.Discovery) (*tokencache.Cache, error) {
+func (a *AuthSetup) Cache(life context.Context, r config.Resolved, d *discovery.Discovery) (*tokencache.Cache, error) {
 	cfg, err := a.TokenConfig(r, d)
 	if err != nil {
 		return nil, err
@@ -257,7 +258,7 @@ const KeySetWait = 15 * time.Second
 // ReadyChecker starts a checker for route r, as Checker does, and waits up
 // to KeySetWait for its key set. A route without an issuer is an error; an
 // issuer without a key set gives nil, nil (LocalCheckOpaque).
-func (a *AuthSetup) ReadyChecker(life context.Context, r config.Resolved, d *tokencache.Discovery) (*jwtcheck.Checker, error) {
+func (a *AuthSetup) ReadyChecker(life context.Context, r config.Resolved, d *discovery.Discovery) (*jwtcheck.Checker, error) {
 	c, err := a.Checker(life, r, d)
 	if err != nil {
 		return nil, err
