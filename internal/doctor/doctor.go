@@ -25,7 +25,6 @@ import (
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"github.com/modelcontextprotocol/go-sdk/oauthex"
 )
 
 // Step is one line of the doctor's checklist.
@@ -227,21 +226,15 @@ func (c *checklist) report(r config.Resolved, red *redact.Redactor) RouteReport 
 	return RouteReport{Route: r.Name, OK: !c.failed, Steps: c.steps}
 }
 
-// resourceMetadata returns the resource_metadata parameter of a Bearer
-// challenge (RFC 9728 §5.1), e.g. from
-// WWW-Authenticate: Bearer resource_metadata="https://...", parsed by the
-// MCP SDK's RFC 9110 challenge parser.
-func resourceMetadata(challenge string) (string, bool) {
-	challenges, err := oauthex.ParseWWWAuthenticate([]string{challenge})
-	if err != nil {
+// resourceMetadata returns the resource_metadata parameter of the Bearer
+// challenge (RFC 9728 §5.1) among WWW-Authenticate values, e.g. from
+// WWW-Authenticate: Bearer resource_metadata="https://...".
+func resourceMetadata(values []string) (string, bool) {
+	ch, ok := discovery.ParseBearerChallenge(values)
+	if !ok || ch.ResourceMetadata == "" {
 		return "", false
 	}
-	for _, c := range challenges {
-		if v := c.Params["resource_metadata"]; c.Scheme == "bearer" && v != "" {
-			return v, true
-		}
-	}
-	return "", false
+	return ch.ResourceMetadata, true
 }
 
 // checkMetadata makes an unauthenticated call, follows the
@@ -262,7 +255,7 @@ func checkMetadata(ctx context.Context, client *http.Client, r config.Resolved, 
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	metaRaw, found := resourceMetadata(resp.Header.Get("WWW-Authenticate"))
+	metaRaw, found := resourceMetadata(resp.Header.Values("WWW-Authenticate"))
 	if resp.StatusCode != http.StatusUnauthorized || !found {
 		uc := route.UpstreamContext(r)
 		uc.Redact = opts.Redactor.Redact
