@@ -38,8 +38,6 @@ import (
 	"time"
 
 	"golang.org/x/oauth2/clientcredentials"
-
-	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 // Fetch triggers reported in [FetchResult.Trigger].
@@ -260,10 +258,6 @@ func (c *Cache) State() State {
 func (c *Cache) Done() <-chan struct{} {
 	return c.done
 }
-
-// Fingerprint returns the first 8 hex digits of the SHA-256 of token. It
-// identifies a token in logs and status pages without revealing it.
-func Fingerprint(token string) string { return redact.Fingerprint(token) }
 
 // triggerLocked names why a caller-started fetch happens.
 func (c *Cache) triggerLocked() string {

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/discovery"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 	"github.com/golang-jwt/jwt/v5"
@@ -198,7 +199,7 @@ func TestBasicWithResourceGetsJWTAcrossKeyRotation(t *testing.T) {
 		t.Fatalf("Token() = %v, want a JWT access token for %s", err, resource)
 	}
 	if !tokencache.IsJWT(first) {
-		t.Fatalf("Token() with resource gave an opaque token (fingerprint %s), want a JWT", tokencache.Fingerprint(first))
+		t.Fatalf("Token() with resource gave an opaque token (fingerprint %s), want a JWT", redact.Fingerprint(first))
 	}
 	if _, err := checker.Check(first); err != nil {
 		t.Fatalf("jwtcheck Check(first token) = %v", err)

@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go"
@@ -102,7 +102,7 @@ func CheckCredentials(ctx context.Context, cfg aws.Config) (string, error) {
 	if err != nil {
 		return "", &NoCredentialsError{Tried: CredentialSources, Err: err}
 	}
-	return tokencache.Fingerprint(c.AccessKeyID), nil
+	return redact.Fingerprint(c.AccessKeyID), nil
 }
 
 // AccessError is an AWS refusal for lack of an IAM permission.
@@ -178,7 +178,7 @@ func (c *cached) Reload(ctx context.Context) (bool, error) {
 	}
 	changed := had && c.value != old
 	if changed {
-		c.log.Info("secret changed", "origin", c.origin, "old_fingerprint", tokencache.Fingerprint(old), "fingerprint", tokencache.Fingerprint(c.value))
+		c.log.Info("secret changed", "origin", c.origin, "old_fingerprint", redact.Fingerprint(old), "fingerprint", redact.Fingerprint(c.value))
 	}
 	return changed, nil
 }
@@ -190,7 +190,7 @@ func (c *cached) readLocked(ctx context.Context) error {
 		return err
 	}
 	if !c.loaded {
-		c.log.Debug("secret loaded", "origin", c.origin, "fingerprint", tokencache.Fingerprint(v))
+		c.log.Debug("secret loaded", "origin", c.origin, "fingerprint", redact.Fingerprint(v))
 	}
 	c.value, c.loaded = v, true
 	return nil

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 // FileSource is a secret in a file, re-read whenever the file changes: Kubernetes updates a secret
@@ -72,9 +72,9 @@ func (s *FileSource) refreshLocked() (bool, error) {
 	changed := !first && v != s.value
 	switch {
 	case first:
-		s.log.Debug("secret loaded", "origin", s.Origin(), "fingerprint", tokencache.Fingerprint(v))
+		s.log.Debug("secret loaded", "origin", s.Origin(), "fingerprint", redact.Fingerprint(v))
 	case changed:
-		s.log.Info("secret changed", "origin", s.Origin(), "old_fingerprint", tokencache.Fingerprint(s.value), "fingerprint", tokencache.Fingerprint(v))
+		s.log.Info("secret changed", "origin", s.Origin(), "old_fingerprint", redact.Fingerprint(s.value), "fingerprint", redact.Fingerprint(v))
 	}
 	s.info, s.value = fi, v
 	return changed, nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentcore-proxy/agentcore-proxy/discovery"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/route"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
@@ -96,7 +97,7 @@ func pickRoute(routes []config.Resolved, name string) (config.Resolved, error) {
 func printDecoded(life context.Context, env Env, auth *route.AuthSetup, r config.Resolved, d *discovery.Discovery, token string) error {
 	if !tokencache.IsJWT(token) {
 		fmt.Fprintf(env.Stdout, "fingerprint: %s\ncheck: %s (the token is not a JWT; only the authorization server and the upstream can read it)\n",
-			jwtcheck.Fingerprint(token), route.LocalCheckOpaque)
+			redact.Fingerprint(token), route.LocalCheckOpaque)
 		return nil
 	}
 	header, claims, err := jwtcheck.Decode(token)
@@ -109,7 +110,7 @@ func printDecoded(life context.Context, env Env, auth *route.AuthSetup, r config
 	}
 	out("header", header)
 	out("claims", claims.Raw) // encoding/json sorts the keys
-	fmt.Fprintf(env.Stdout, "fingerprint: %s\n", jwtcheck.Fingerprint(token))
+	fmt.Fprintf(env.Stdout, "fingerprint: %s\n", redact.Fingerprint(token))
 	checker, err := auth.ReadyChecker(life, r, d)
 	if err == nil && checker == nil {
 		fmt.Fprintf(env.Stdout, "check: %s (the authorization server publishes no jwks_uri)\n", route.LocalCheckOpaque)

@@ -168,7 +168,7 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 			if token, err = cache.Token(ctx); err != nil {
 				return "", route.ExplainRouteTokenFailure(err, r)
 			}
-			detail := "fingerprint " + jwtcheck.Fingerprint(token)
+			detail := "fingerprint " + redact.Fingerprint(token)
 			if _, claims, err := jwtcheck.Decode(token); err == nil {
 				detail += ", " + claims.Summary()
 			}
