@@ -160,12 +160,12 @@ func (c *Config) validate() error {
 		add("TokenURL %q: %v", c.TokenURL, err)
 	}
 	if c.ClientID == "" {
-		add("ClientID is empty: set the app client id")
+		add("ClientID is empty: set the client id")
 	}
 	switch c.AuthStyle {
 	case AuthStyleBasic, AuthStylePost:
 		if c.ClientSecret == "" {
-			add("ClientSecret is empty: set the app client secret")
+			add("ClientSecret is empty: set the client secret")
 		}
 	case AuthStylePrivateKeyJWT:
 		errs = append(errs, c.validateAssertion()...)

@@ -10,14 +10,18 @@
 // [Cache.Invalidate]). Fetches use the context given to [New], never a
 // request's context, and an HTTP client with a timeout.
 //
-// Token requests are made by golang.org/x/oauth2/clientcredentials. Errors
-// from the token endpoint are mapped to sentinel errors such as
-// [ErrInvalidClient] whose messages name the setting to fix. Neither errors
-// nor logs ever contain the client secret or a token; logs show a
-// fingerprint of a token instead (the first 8 hex digits of its SHA-256). What the token endpoint says is quoted
-// only through a [Redactor], which replaces the client secret (also
-// URL-encoded and inside Basic credentials), tokens, client assertions and
-// the private key with labels such as "[token sha256:1a2b3c4d]".
+// Token requests are made by golang.org/x/oauth2/clientcredentials. A
+// failed request is a [*TokenError]: errors.Is matches a sentinel such as
+// [ErrInvalidClient], errors.As reaches the *oauth2.RetrieveError beneath,
+// and [TokenError.Reason] gives a reason code whose fix a caller looks up
+// (agentcore-proxy's reason catalogue): the package states what the token
+// endpoint said, not what to change at a particular identity provider.
+// Neither errors nor logs ever contain the client secret or a token; logs
+// show a fingerprint of a token instead (the first 8 hex digits of its
+// SHA-256). What the token endpoint says is quoted only through a
+// [Redactor], which replaces the client secret (also URL-encoded and
+// inside Basic credentials), tokens, client assertions and the private key
+// with labels such as "[token sha256:1a2b3c4d]".
 //
 // Token requests follow no redirect ([ErrTokenRedirect]). Where the token
 // endpoint is, and which client authentication methods it takes, is the

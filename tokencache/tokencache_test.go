@@ -184,7 +184,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		wantText string
 	}{
 		{name: "invalid_client", reply: reply{400, `{"error":"invalid_client"}`}, want: ErrInvalidClient, wantHits: 1, wantText: "rejected the client id or secret"},
-		{name: "invalid_scope", reply: reply{400, `{"error":"invalid_scope"}`}, want: ErrInvalidScope, wantHits: 1, wantText: "resourceServer/scope"},
+		{name: "invalid_scope", reply: reply{400, `{"error":"invalid_scope"}`}, want: ErrInvalidScope, wantHits: 1, wantText: "rejected the requested scopes (HTTP 400 invalid_scope"},
 		{name: "unauthorized_client", reply: reply{400, `{"error":"unauthorized_client"}`}, want: ErrUnauthorizedClient, wantHits: 1, wantText: "client_credentials"},
 		{name: "unsupported_grant_type", reply: reply{400, `{"error":"unsupported_grant_type"}`}, want: ErrUnsupportedGrantType, wantHits: 1, wantText: "client_credentials"},
 		{name: "403 html", reply: reply{403, "<html>Forbidden " + testSecret + "</html>"}, want: ErrTokenEndpoint, wantHits: 1, wantText: "HTTP 403"},

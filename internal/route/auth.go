@@ -384,52 +384,36 @@ func (e *TokenFailure) Unwrap() error { return e.Err }
 // Reason returns the reason code, for proxy's diagnosis header and metrics.
 func (e *TokenFailure) Reason() string { return e.Code }
 
-// tokenReasons map the token cache's and checker's sentinels to reason
-// codes, the most specific first.
-var tokenReasons = []struct {
-	err  error
-	code string
-}{
-	{jwtcheck.ErrIDToken, agentcore.ReasonIDToken},
-	{jwtcheck.ErrClientID, agentcore.ReasonClaimClientID},
-	{jwtcheck.ErrAudience, agentcore.ReasonClaimAud},
-	{jwtcheck.ErrIssuer, agentcore.ReasonClaimIss},
-	{jwtcheck.ErrScope, agentcore.ReasonClaimScope},
-	{jwtcheck.ErrCustomClaim, agentcore.ReasonClaimCustom},
-	{jwtcheck.ErrExpired, agentcore.ReasonExpiredToken},
-	{jwtcheck.ErrNotYetValid, agentcore.ReasonTokenNotYetValid},
-	{jwtcheck.ErrSignature, agentcore.ReasonInvalidToken},
-	{jwtcheck.ErrUnknownKey, agentcore.ReasonInvalidToken},
-	{jwtcheck.ErrMalformed, agentcore.ReasonUnparseableToken},
-	{jwtcheck.ErrKeySetNotLoaded, agentcore.ReasonJWKSUnavailable},
-	{tokencache.ErrInvalidClient, agentcore.ReasonTokenInvalidClient},
-	{tokencache.ErrInvalidScope, agentcore.ReasonTokenInvalidScope},
-	{tokencache.ErrUnauthorizedClient, agentcore.ReasonTokenUnauthorized},
-	{tokencache.ErrUnsupportedGrantType, agentcore.ReasonTokenUnsupportedFlow},
-}
-
-// TokenReason returns the reason code of a failure to obtain a token.
+// TokenReason returns the reason code of a failure to obtain a token:
+// the Reason of the first error in err's chain that has one (a
+// *tokencache.TokenError, a *jwtcheck.RuleError, a *TokenFailure), else
+// agentcore.ReasonTokenEndpoint.
 func TokenReason(err error) string {
-	for _, r := range tokenReasons {
-		if errors.Is(err, r.err) {
-			return r.code
-		}
+	var r interface{ Reason() string }
+	if errors.As(err, &r) && r.Reason() != "" {
+		return r.Reason()
 	}
 	return agentcore.ReasonTokenEndpoint
 }
 
 // ExplainTokenFailure labels err with its reason code and, when the
-// catalogue's fix names settings, that fix in the words of names. A check
-// failure's own fix gives way to it.
+// catalogue's fix names settings, that fix in the words of names; a check
+// failure's own fix gives way to it. The libraries state facts: when their
+// error carries no fix (a token endpoint's refusal such as
+// unauthorized_client, a rule whose fix depends on the identity provider),
+// the catalogue's fix is given too.
 func ExplainTokenFailure(err error, names agentcore.Namer) *TokenFailure {
 	code := TokenReason(err)
 	r, _ := agentcore.Lookup(code)
-	if !strings.Contains(r.Fix, "{") {
+	var re *jwtcheck.RuleError
+	rule := errors.As(err, &re)
+	var te *tokencache.TokenError
+	refused := errors.As(err, &te) && te.Code != "" && code != agentcore.ReasonTokenEndpoint
+	if !strings.Contains(r.Fix, "{") && !refused && !(rule && re.Fix == "") {
 		return &TokenFailure{Code: code, Err: err}
 	}
 	f := &TokenFailure{Code: code, Fix: agentcore.Render(r.Fix, names), Err: err}
-	var re *jwtcheck.RuleError
-	if errors.As(err, &re) {
+	if rule {
 		f.problem = strings.Replace(err.Error(), re.Error(), "jwtcheck: "+re.Problem, 1)
 	}
 	return f
