@@ -15,7 +15,7 @@ import (
 
 // libraries are the packages another program may import: they talk in
 // their own terms, never in this command's flags.
-var libraries = []string{"agentcore", "proxy", "tokencache", "jwtcheck"}
+var libraries = []string{"agentcore", "proxy", "discovery", "tokencache", "jwtcheck"}
 
 // flagRe finds a CLI flag such as --client-id in a string literal.
 var flagRe = regexp.MustCompile(`(^|[\s(/"'])--[a-z][a-z0-9]*(-[a-z0-9]+)*`)
