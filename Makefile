@@ -88,7 +88,7 @@ unit:
 FUZZ_TARGETS := agentcore:FuzzParseRuntimeARN proxy:FuzzSniffRequest proxy:FuzzCheckHeaders proxy:FuzzDiagnose proxy:FuzzSSEToJSON \
 	internal/config:FuzzParse jwtcheck:FuzzCheckClaims jwtcheck:FuzzDecode \
 	internal/server:FuzzGuardHeaders internal/doctor:FuzzResourceMetadata \
-	tokencache:FuzzParseChallenges tokencache:FuzzDecodeResourceMetadata tokencache:FuzzDecodeServerMetadata \
+	discovery:FuzzParseChallenges discovery:FuzzDecodeResourceMetadata discovery:FuzzDecodeServerMetadata \
 	tokencache:FuzzParseClientKey internal/stdio:FuzzReadLine internal/stdio:FuzzReadEvents \
 	internal/redact:FuzzRedact internal/secureurl:FuzzCheck
 

@@ -81,7 +81,7 @@ var catalogue = []Reason{
 		"use the client_credentials access token (the proxy does), and add the client id to the runtime's `allowedClients`"},
 	{ReasonClaimAud, "401", true, true,
 		"the runtime has `allowedAudience`, and Cognito access tokens carry no `aud`",
-		"configure `allowedClients` instead, or add `aud` with a V3 pre-token-generation Lambda"},
+		"with Cognito, whose access tokens never carry `aud`, configure `allowedClients` instead, or add `aud` with a V3 pre-token-generation Lambda"},
 	{ReasonClaimIss, "401", true, true,
 		"the token's issuer is not the runtime's `discoveryUrl` issuer",
 		"make {discovery_url} the runtime's `discoveryUrl` (same user pool and region)"},

@@ -53,7 +53,7 @@ func TestEveryReasonExplained(t *testing.T) {
 	}{
 		// Tokens the proxy would not send.
 		{name: "aud rule, Cognito token has no aud", upFront: true, wantStatus: 503, wantReason: "claim_aud",
-			wantMsg: []string{"never carry aud", "allowedClients"},
+			wantMsg: []string{"never carry `aud`", "allowedClients"},
 			setup: func(_ *testing.T, emu *emulator.Emulator) setup {
 				return setup{flags: proxyFlags(emu, "--allowed-audience", "my-api")}
 			}},

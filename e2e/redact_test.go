@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/emulator"
-	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 // The client of the echo tests: a secret with characters that URL and
@@ -168,7 +168,7 @@ func TestEchoedTokensRedacted(t *testing.T) {
 	for where, text := range map[string]string{"the log": p.Logs(), "/status": status, "the status page": page} {
 		assertNoSecret(t, where, text)
 	}
-	last := "[token sha256:" + tokencache.Fingerprint(tokens[len(tokens)-1]) + "]"
+	last := "[token sha256:" + redact.Fingerprint(tokens[len(tokens)-1]) + "]"
 	for _, m := range []string{"echo/403", "echo/500"} {
 		if !strings.Contains(answers[m], last) {
 			t.Errorf("the answer to %s = %s, want the token's fingerprint %s", m, answers[m], last)
@@ -213,7 +213,7 @@ func echoIdP(t *testing.T, status int) *httptest.Server {
 // log, the client's JSON-RPC error, /readyz, /status, or doctor's report.
 func TestEchoedClientSecretRedacted(t *testing.T) {
 	up := newEchoUpstream(t)
-	label := "[secret sha256:" + tokencache.Fingerprint(echoSecret) + "]"
+	label := "[secret sha256:" + redact.Fingerprint(echoSecret) + "]"
 	for _, tc := range []struct {
 		name   string
 		status int
@@ -283,7 +283,7 @@ func TestEchoedSecretRedactedStdio(t *testing.T) {
 	}
 
 	out, logs := stdio(idp.URL+"/.well-known/openid-configuration", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
-	if label := "[secret sha256:" + tokencache.Fingerprint(echoSecret) + "]"; !strings.Contains(out, label) {
+	if label := "[secret sha256:" + redact.Fingerprint(echoSecret) + "]"; !strings.Contains(out, label) {
 		t.Errorf("stdout = %s, want the secret's fingerprint %s", out, label)
 	}
 	assertNoSecret(t, "stdout", out)
@@ -298,7 +298,7 @@ func TestEchoedSecretRedactedStdio(t *testing.T) {
 		assertNoPiece(t, "stdout", out, tok)
 		assertNoPiece(t, "stderr", logs, tok)
 	}
-	if label := "[token sha256:" + tokencache.Fingerprint(tokens[0]) + "]"; !strings.Contains(out, label) {
+	if label := "[token sha256:" + redact.Fingerprint(tokens[0]) + "]"; !strings.Contains(out, label) {
 		t.Errorf("stdout = %s, want the token's fingerprint %s", out, label)
 	}
 }

@@ -59,11 +59,11 @@ type Checker struct {
 func New(ctx context.Context, cfg Config) (*Checker, error) {
 	var errs []error
 	for _, u := range []struct{ field, value, example string }{
-		{"Issuer", cfg.Issuer, "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_AbCdEf123"},
-		{"JWKSURI", cfg.JWKSURI, "https://cognito-idp.us-west-2.amazonaws.com/us-west-2_AbCdEf123/.well-known/jwks.json"},
+		{"Issuer", cfg.Issuer, "issuer"},
+		{"JWKSURI", cfg.JWKSURI, "jwks_uri"},
 	} {
 		if p, err := url.Parse(u.value); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
-			errs = append(errs, fmt.Errorf("%w: %s %q: not an absolute http(s) URL (want the discovery document's value, e.g. %s)",
+			errs = append(errs, fmt.Errorf("%w: %s %q: not an absolute http(s) URL (want the discovery document's %s)",
 				ErrInvalidConfig, u.field, u.value, u.example))
 		}
 	}
@@ -186,7 +186,7 @@ func (c *Checker) tokenError(token string, tok *jwt.Token, err error, keyCalled 
 	}
 	algError := func(problem string) *RuleError {
 		return &RuleError{Err: ErrSignature, Claim: "alg", Got: alg, Want: fmt.Sprint(validMethods),
-			Problem: problem, Fix: "use a token from the runtime's identity provider (Cognito signs with RS256)"}
+			Problem: problem, Fix: fmt.Sprintf("use a token from the runtime's identity provider, signed with one of %v", validMethods)}
 	}
 	switch {
 	case errors.Is(err, jwt.ErrTokenMalformed):

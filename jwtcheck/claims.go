@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 // Claims are a token's claims, decoded. Fields a token lacks are zero.
@@ -20,10 +18,6 @@ type Claims struct {
 	ExpiresAt, IssuedAt, NotBefore                        time.Time
 	Raw                                                   map[string]any // every claim, for custom claims and display
 }
-
-// Fingerprint returns the first 8 hex digits of the SHA-256 of token: enough
-// to tell tokens apart in logs, useless to an attacker.
-func Fingerprint(token string) string { return redact.Fingerprint(token) }
 
 // Decode decodes token without verifying it, for display. The error, a
 // [*RuleError] wrapping [ErrMalformed], reports a token that is not a JWT or a

@@ -61,7 +61,7 @@ func ExampleNew() {
 	accessToken := "eyJ..." // from the token endpoint; never print it
 	claims, err := checker.Check(accessToken)
 	if err != nil {
-		fmt.Println(jwtcheck.Fingerprint(accessToken), err)
+		fmt.Println(err) // never the token itself
 		return
 	}
 	fmt.Println(claims.Summary())

@@ -89,7 +89,10 @@ type RuleError struct {
 	Got     string // the token's value, "" if it has none
 	Want    string // what the rule accepts
 	Problem string // what is wrong, in words, naming the rule
-	Fix     string // what to change
+	// Fix says what to change; "" when that depends on the identity
+	// provider (a token without aud): the reason catalogue of package
+	// agentcore, found by Reason, holds it.
+	Fix string
 }
 
 // Error returns the problem and its fix.
@@ -102,6 +105,41 @@ func (e *RuleError) Error() string {
 
 // Unwrap returns the sentinel, so that errors.Is(err, ErrScope) works.
 func (e *RuleError) Unwrap() error { return e.Err }
+
+// Reason returns the reason code of the failure, the code of
+// agentcore-proxy's reason catalogue (package agentcore) that holds its
+// fix: "claim_client_id", "id_token", "claim_aud", "claim_iss",
+// "claim_scope", "claim_custom", "expired_token", "token_not_yet_valid",
+// "invalid_token" (signature or key), "unparseable_token" or
+// "jwks_unavailable"; "" for an Err that is none of the sentinels.
+func (e *RuleError) Reason() string {
+	for _, r := range reasons {
+		if errors.Is(e.Err, r.err) {
+			return r.code
+		}
+	}
+	return ""
+}
+
+// reasons map sentinels to reason codes, the most specific first
+// (ErrIDToken is also ErrClientID).
+var reasons = []struct {
+	err  error
+	code string
+}{
+	{ErrIDToken, "id_token"},
+	{ErrClientID, "claim_client_id"},
+	{ErrAudience, "claim_aud"},
+	{ErrIssuer, "claim_iss"},
+	{ErrScope, "claim_scope"},
+	{ErrCustomClaim, "claim_custom"},
+	{ErrExpired, "expired_token"},
+	{ErrNotYetValid, "token_not_yet_valid"},
+	{ErrSignature, "invalid_token"},
+	{ErrUnknownKey, "invalid_token"},
+	{ErrMalformed, "unparseable_token"},
+	{ErrKeySetNotLoaded, "jwks_unavailable"},
+}
 
 // Custom claim value types and operators, as AgentCore names them.
 const (

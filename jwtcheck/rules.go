@@ -8,11 +8,11 @@ import (
 
 // Fixes shared by several failures.
 const (
-	fixClient  = "add the client id to the runtime's allowedClients, or use the app client the runtime allows"
+	fixClient  = "add the client id to the runtime's allowedClients, or use a client the runtime allows"
 	fixIDToken = "request an access token with the client_credentials grant (an ID token has no client_id claim; " +
 		"AgentCore answers 'Claim 'client_id' value mismatch')"
 	fixScope  = "request an allowed scope, or add the scope to allowedScopes"
-	fixIssuer = "the token comes from another user pool or region: check the discovery URL against the runtime's discoveryUrl"
+	fixIssuer = "the token comes from another issuer: check the discovery URL against the runtime's discoveryUrl"
 	fixKey    = "the token was not signed by the key set at jwks_uri: check the discovery URL, " +
 		"or the key was rotated and the key set could not be refreshed"
 )
@@ -57,7 +57,7 @@ func checkTimes(c *Claims, now time.Time, leeway time.Duration) *RuleError {
 	if c.ExpiresAt.IsZero() {
 		return &RuleError{Err: ErrMalformed, Claim: "exp", Want: "a NumericDate",
 			Problem: "token has no exp claim, which AgentCore requires",
-			Fix:     "issue tokens with an expiry (Cognito always sets exp)"}
+			Fix:     "issue tokens with an expiry"}
 	}
 	if !now.Before(c.ExpiresAt.Add(leeway)) {
 		ago := now.Sub(c.ExpiresAt).Round(time.Second)
@@ -113,9 +113,9 @@ func checkAudience(c *Claims, allowed []string) *RuleError {
 	}
 	e := &RuleError{Err: ErrAudience, Claim: "aud", Want: fmt.Sprint(allowed)}
 	if len(c.Audience) == 0 {
-		e.Problem = fmt.Sprintf("token has no aud claim: the runtime allows audience %v (allowedAudience), "+
-			"but Cognito access tokens never carry aud", allowed)
-		e.Fix = "configure the runtime with allowedClients instead, or add aud with a V3 pre-token-generation Lambda"
+		// What to do depends on the identity provider (agentcore's
+		// catalogue knows Cognito's access tokens never carry aud): no Fix.
+		e.Problem = fmt.Sprintf("token has no aud claim: the runtime allows audience %v (allowedAudience)", allowed)
 		return e
 	}
 	e.Got = fmt.Sprint(c.Audience)
@@ -152,7 +152,7 @@ func checkCustom(c *Claims, rules []CustomClaim) *RuleError {
 		}
 		want := fmt.Sprintf("%s %s %q", cc.Type, cc.Operator, cc.Values)
 		e := &RuleError{Err: ErrCustomClaim, Claim: cc.Name, Want: want,
-			Fix: fmt.Sprintf("issue tokens whose %q claim %s (a pre-token-generation Lambda can add it), "+
+			Fix: fmt.Sprintf("issue tokens whose %q claim %s, "+
 				"or change the runtime's customClaims rule", cc.Name, cc.describe())}
 		rule := fmt.Sprintf("customClaims wants it to be a %s that %s", cc.Type, cc.describe())
 		if !present {

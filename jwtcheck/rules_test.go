@@ -135,13 +135,6 @@ func TestDecode(t *testing.T) {
 	}
 }
 
-func TestFingerprint(t *testing.T) {
-	// The same fingerprint as tokencache.Fingerprint, so logs of both match.
-	if got, want := Fingerprint("example-token"), "4d1566a1"; got != want {
-		t.Errorf("Fingerprint(%q) = %q, want %q", "example-token", got, want)
-	}
-}
-
 func TestSummary(t *testing.T) {
 	now := time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
 	tests := []struct {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
+	"github.com/agentcore-proxy/agentcore-proxy/discovery"
 )
 
 // Diagnosis explains an upstream error answer.
@@ -121,6 +122,9 @@ type answer struct {
 	message   string // the upstream's message, one clean line
 	jsonRPC   bool   // the body was a JSON-RPC error
 	challenge string // the WWW-Authenticate header, "" when absent
+	// bearer is the Bearer challenge of WWW-Authenticate, if hasBearer.
+	bearer    discovery.BearerChallenge
+	hasBearer bool
 	// hay is the lower-cased text that keywords are matched against: the
 	// message, the error type, the raw body and the challenge's error
 	// parameters, with the route's own ARN removed so that a runtime named
@@ -167,8 +171,6 @@ var (
 	claimRE = regexp.MustCompile(`(?i)claim\s*['"\x{2018}\x{2019}]?([^'"\x{2018}\x{2019}\s]{1,64})['"\x{2018}\x{2019}]?\s*value\s+mismatch`)
 	// messageRE recovers a message from JSON cut off at the 64 KiB limit.
 	messageRE = regexp.MustCompile(`(?i)"(?:message|errorMessage|error_description)"\s*:\s*("(?:[^"\\]|\\.)*")`)
-	// challengeParamRE reads auth-param pairs of a WWW-Authenticate challenge.
-	challengeParamRE = regexp.MustCompile(`(?i)\b(error|error_description)\s*=\s*"([^"]*)"`)
 	// titleRE finds an HTML page's title.
 	titleRE = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
 	// tagRE matches HTML tags, scripts and styles to strip.
@@ -188,10 +190,13 @@ func parseAnswer(status int, header http.Header, body []byte, uc UpstreamContext
 	a.message = clip(oneLine(msg), maxQuote)
 	a.jsonRPC = rpc
 	a.challenge = headerValues(header, "Www-Authenticate")
+	a.bearer, a.hasBearer = discovery.ParseBearerChallenge(headerList(header, "Www-Authenticate"))
 
 	var params []string
-	for _, m := range challengeParamRE.FindAllStringSubmatch(a.challenge, -1) {
-		params = append(params, m[2])
+	for _, v := range []string{a.bearer.Error, a.bearer.ErrorDescription} {
+		if v != "" {
+			params = append(params, v)
+		}
 	}
 	if a.message == "" && len(params) > 0 {
 		a.message = clip(oneLine(strings.Join(params, ": ")), maxQuote)
@@ -209,15 +214,21 @@ func parseAnswer(status int, header http.Header, body []byte, uc UpstreamContext
 // headerValues returns the values of a header joined by ", ", finding it also
 // when the map was built with a non-canonical key.
 func headerValues(h http.Header, name string) string {
+	return strings.Join(headerList(h, name), ", ")
+}
+
+// headerList returns the values of header name, also under a key that is
+// not in canonical form.
+func headerList(h http.Header, name string) []string {
 	if v := h.Values(name); len(v) > 0 {
-		return strings.Join(v, ", ")
+		return v
 	}
 	for k, v := range h {
 		if strings.EqualFold(k, name) && len(v) > 0 {
-			return strings.Join(v, ", ")
+			return v
 		}
 	}
-	return ""
+	return nil
 }
 
 // awsTypeName reduces an AWS error type to the exception name:
@@ -437,7 +448,7 @@ func explainAuth(a answer, uc UpstreamContext, q string) (Diagnosis, bool) {
 			fmt.Sprintf("AgentCore could not parse the bearer token as a JWT (%s)", q),
 			fmt.Sprintf("Make {discovery_url} (or {token_url}) point at the user pool that issues JWT access tokens to %s", client)}, true
 	}
-	if a.status == 403 && strings.Contains(strings.ToLower(a.challenge), "insufficient_scope") {
+	if a.status == 403 && a.bearer.Error == "insufficient_scope" {
 		if d, ok := explainStepUp(a, uc, client, q); ok {
 			return d, true
 		}

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 // Outcomes of a session recovery, passed to Options.OnRecovery. The set is
@@ -308,7 +309,7 @@ func (t *recoveryTransport) report(result string, s *recoverable, err error) {
 	if result != RecoveryRecovered {
 		level = slog.LevelWarn
 	}
-	attrs := []any{"route", t.route, "result", result, "mcp_session", fingerprint(s.client)}
+	attrs := []any{"route", t.route, "result", result, "mcp_session", redact.Fingerprint(s.client)}
 	if err != nil {
 		attrs = append(attrs, "err", t.upstream.redact(err.Error()))
 	}

@@ -6,10 +6,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/modelcontextprotocol/go-sdk/oauthex"
-
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
-	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
+	"github.com/agentcore-proxy/agentcore-proxy/discovery"
 )
 
 // ScopeStepper is a TokenSource that can get a token with more scopes when
@@ -31,7 +29,7 @@ func (t *bearerTransport) stepUp(req *http.Request, resp *http.Response) (*http.
 	if !ok {
 		return resp, nil
 	}
-	ch, ok := parseBearerChallenge(resp.Header.Values("WWW-Authenticate"))
+	ch, ok := discovery.ParseBearerChallenge(resp.Header.Values("WWW-Authenticate"))
 	if !ok || ch.Error != "insufficient_scope" || len(ch.Scope) == 0 {
 		return resp, nil
 	}
@@ -52,8 +50,8 @@ func (t *bearerTransport) stepUp(req *http.Request, resp *http.Response) (*http.
 // explainStepUp explains a 403 insufficient_scope challenge that names the
 // scopes the MCP server wants: the proxy did not, or could not, step up.
 func explainStepUp(a answer, uc UpstreamContext, client, q string) (Diagnosis, bool) {
-	ch, ok := parseBearerChallenge([]string{a.challenge})
-	if !ok || ch.Error != "insufficient_scope" || len(ch.Scope) == 0 {
+	ch := a.bearer
+	if !a.hasBearer || ch.Error != "insufficient_scope" || len(ch.Scope) == 0 {
 		return Diagnosis{}, false
 	}
 	scopes := strings.Join(ch.Scope, " ")
@@ -67,29 +65,3 @@ func explainStepUp(a answer, uc UpstreamContext, client, q string) (Diagnosis, b
 		fmt.Sprintf("The MCP server needs scope %q, which the token lacks, and the proxy may not request it (%s)", scopes, q),
 		fmt.Sprintf("Add %q to {scope} (or give no {scope} list) so the proxy can request it, and "+grant, scopes, client)}, true
 }
-
-// bearerChallenge is what the proxy reads of a Bearer challenge: its error
-// code and the scopes it asks for.
-type bearerChallenge struct {
-	Error string
-	Scope []string
-}
-
-// parseBearerChallenge reads the first Bearer challenge of WWW-Authenticate
-// values with the MCP SDK's RFC 9110 parser.
-func parseBearerChallenge(values []string) (bearerChallenge, bool) {
-	challenges, err := oauthex.ParseWWWAuthenticate(values)
-	if err != nil {
-		return bearerChallenge{}, false
-	}
-	for _, c := range challenges {
-		if c.Scheme == "bearer" {
-			return bearerChallenge{Error: c.Params["error"], Scope: strings.Fields(c.Params["scope"])}, true
-		}
-	}
-	return bearerChallenge{}, false
-}
-
-// fingerprint identifies a secret value in logs: the first 8 hex digits of
-// its SHA-256.
-func fingerprint(s string) string { return redact.Fingerprint(s) }

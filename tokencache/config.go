@@ -155,17 +155,17 @@ func (c *Config) validate() error {
 	if c.TokenURL == "" {
 		add("TokenURL is empty: set the token endpoint URL, or take it from a discovery document's token_endpoint")
 	} else if !isAbsoluteHTTP(c.TokenURL) {
-		add("TokenURL %q: not an absolute http(s) URL (want https://DOMAIN.auth.REGION.amazoncognito.com/oauth2/token)", c.TokenURL)
+		add("TokenURL %q: not an absolute http(s) URL", c.TokenURL)
 	} else if _, err := secureurl.Check(c.TokenURL); err != nil {
 		add("TokenURL %q: %v", c.TokenURL, err)
 	}
 	if c.ClientID == "" {
-		add("ClientID is empty: set the app client id")
+		add("ClientID is empty: set the client id")
 	}
 	switch c.AuthStyle {
 	case AuthStyleBasic, AuthStylePost:
 		if c.ClientSecret == "" {
-			add("ClientSecret is empty: set the app client secret")
+			add("ClientSecret is empty: set the client secret")
 		}
 	case AuthStylePrivateKeyJWT:
 		errs = append(errs, c.validateAssertion()...)
@@ -187,6 +187,12 @@ func (c *Config) validate() error {
 		add("MaxAttempts %d: want 1 or more (0 selects %d)", c.MaxAttempts, DefaultMaxAttempts)
 	}
 	return errors.Join(errs...)
+}
+
+// isAbsoluteHTTP reports whether s is an absolute http or https URL with a host.
+func isAbsoluteHTTP(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // withDefaults returns a copy of c with defaults for zero fields and its own

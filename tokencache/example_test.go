@@ -38,13 +38,16 @@ func Example() {
 	}
 	defer func() { cancel(); <-cache.Done() }()
 
-	// Per request: the token for the Authorization header. Log only its fingerprint.
+	// Per request: the token for the Authorization header. Never log it:
+	// State gives its fingerprint.
 	token, err := cache.Token(context.Background())
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("token fingerprint:", tokencache.Fingerprint(token))
+	req := httptest.NewRequest(http.MethodPost, "https://bedrock-agentcore.us-west-2.amazonaws.com/runtimes/x/invocations", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	fmt.Println("token fingerprint:", cache.State().Fingerprint)
 	fmt.Println("ready:", cache.State().Valid)
 
 	// Had the upstream answered 401 to token, cache.Invalidate(token) would

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -16,17 +17,24 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// Errors returned by [New] and [Cache.Token]. Each is wrapped with details such as the
-// HTTP status, so test for them with errors.Is.
+// Errors returned by [New] and [Cache.Token]. A failed token request is a
+// [*TokenError] wrapping one of the first six; test for them with
+// errors.Is. They state what the token endpoint said; what to change at
+// the identity provider is for the caller to say (agentcore-proxy's reason
+// catalogue, via [TokenError.Reason]).
 var (
-	// ErrInvalidClient means the token endpoint answered invalid_client.
+	// ErrInvalidClient means the token endpoint answered invalid_client:
+	// it did not accept the client's authentication.
 	ErrInvalidClient = errors.New("tokencache: the token endpoint rejected the client id or secret")
 	// ErrInvalidScope means the token endpoint answered invalid_scope.
-	ErrInvalidScope = errors.New("tokencache: the token endpoint rejected the requested scopes: each must be resourceServer/scope allowed for this app client")
-	// ErrUnauthorizedClient means the token endpoint answered unauthorized_client.
-	ErrUnauthorizedClient = errors.New("tokencache: the app client may not use the client_credentials grant: enable the client_credentials flow for this app client")
-	// ErrUnsupportedGrantType means the token endpoint answered unsupported_grant_type.
-	ErrUnsupportedGrantType = errors.New("tokencache: the token endpoint does not support the client_credentials grant: check the token URL and enable the client_credentials flow for this app client")
+	ErrInvalidScope = errors.New("tokencache: the token endpoint rejected the requested scopes")
+	// ErrUnauthorizedClient means the token endpoint answered
+	// unauthorized_client: the client may not use the client_credentials
+	// grant.
+	ErrUnauthorizedClient = errors.New("tokencache: the client may not use the client_credentials grant")
+	// ErrUnsupportedGrantType means the token endpoint answered
+	// unsupported_grant_type.
+	ErrUnsupportedGrantType = errors.New("tokencache: the token endpoint does not support the client_credentials grant")
 	// ErrTokenEndpoint means a token request failed for another reason: the
 	// endpoint was unreachable or timed out, answered with another error, or
 	// sent a response that is not a usable token.
@@ -105,60 +113,69 @@ func (c *Cache) attempt(ctx context.Context) (*oauth2.Token, error) {
 		tok.Expiry = exp
 	}
 	if !tok.Expiry.After(now) {
-		return nil, fmt.Errorf("%w: %s answered a token that has already expired (expires_in %v)",
-			ErrTokenEndpoint, c.cfg.TokenURL, tok.Expiry.Sub(now).Round(time.Second))
+		return nil, &TokenError{Err: ErrTokenEndpoint, TokenURL: c.cfg.TokenURL, Status: http.StatusOK,
+			msg: fmt.Sprintf("%v: %s answered a token that has already expired (expires_in %v)",
+				ErrTokenEndpoint, c.cfg.TokenURL, tok.Expiry.Sub(now).Round(time.Second))}
 	}
 	return tok, nil
 }
 
-// explain turns an error from the oauth2 package into one that names the
-// setting to fix, and reports whether trying again could help.
+// explain turns an error from the oauth2 package into a [*TokenError] that
+// says what failed, and reports whether trying again could help.
 func (c *Cache) explain(err error) (error, bool) {
-	if errors.Is(err, ErrTokenEndpoint) {
-		return err, false // already explained by attempt
+	var te *TokenError
+	if errors.As(err, &te) {
+		return te, te.retry // already explained by attempt
 	}
+	e := &TokenError{Err: ErrTokenEndpoint, TokenURL: c.cfg.TokenURL, cause: err}
 	var rd *secureurl.RedirectError
 	if errors.As(err, &rd) {
 		// Not retried: the endpoint is misconfigured or hostile. The
 		// Location is shown without its query, where a hostile server could
 		// echo the secret.
-		return fmt.Errorf("%w: %s answered HTTP %d with Location %s; give the token endpoint itself (the URL the redirect points to, if you trust it)",
-			ErrTokenRedirect, c.cfg.TokenURL, rd.Status, rd.Location), false
+		e.Err, e.Status, e.cause = ErrTokenRedirect, rd.Status, rd
+		e.msg = fmt.Sprintf("%v: %s answered HTTP %d with Location %s; give the token endpoint itself (the URL the redirect points to, if you trust it)",
+			ErrTokenRedirect, c.cfg.TokenURL, rd.Status, rd.Location)
+		return e, false
 	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		status := 0
+		e.cause, e.Code = re, re.ErrorCode
 		if re.Response != nil {
-			status = re.Response.StatusCode
+			e.Status = re.Response.StatusCode
 		}
 		if sentinel, ok := oauthErrors[re.ErrorCode]; ok {
-			detail := fmt.Sprintf("HTTP %d %s from %s", status, re.ErrorCode, c.cfg.TokenURL)
+			detail := fmt.Sprintf("HTTP %d %s from %s", e.Status, re.ErrorCode, c.cfg.TokenURL)
 			if re.ErrorDescription != "" {
 				detail += ": " + c.redact(re.ErrorDescription)
 			}
-			return fmt.Errorf("%w (%s)", sentinel, detail), false
+			e.Err, e.msg = sentinel, fmt.Sprintf("%v (%s)", sentinel, detail)
+			return e, false
 		}
-		detail := fmt.Sprintf("%s answered HTTP %d", c.cfg.TokenURL, status)
+		detail := fmt.Sprintf("%s answered HTTP %d", c.cfg.TokenURL, e.Status)
 		if re.ErrorCode != "" {
 			detail += " " + c.redact(re.ErrorCode)
 		}
 		if body := c.excerpt(re.Body); body != "" {
 			detail += ": " + body
 		}
-		return fmt.Errorf("%w: %s", ErrTokenEndpoint, detail), status >= 500
+		e.msg, e.retry = fmt.Sprintf("%v: %s", ErrTokenEndpoint, detail), e.Status >= 500
+		return e, e.retry
 	}
 	var ue *url.Error
-	if errors.As(err, &ue) {
+	switch {
+	case errors.As(err, &ue):
 		// Unreachable, refused, reset or timed out: worth another try. The
 		// message names the URL already.
-		return c.scrub(fmt.Errorf("%w: %w", ErrTokenEndpoint, err)), true
+		e.msg, e.retry = fmt.Sprintf("%v: %v", ErrTokenEndpoint, err), true
+	case errors.Is(err, context.DeadlineExceeded) && c.ctx.Err() == nil:
+		e.msg, e.retry = fmt.Sprintf("%v: %s: no answer within %v: %v", ErrTokenEndpoint, c.cfg.TokenURL, attemptTimeout, err), true
+	default:
+		// A 2xx answer the oauth2 package could not use, such as malformed
+		// JSON or a missing access_token.
+		e.msg = fmt.Sprintf("%v: %s: %v", ErrTokenEndpoint, c.cfg.TokenURL, err)
 	}
-	if errors.Is(err, context.DeadlineExceeded) && c.ctx.Err() == nil {
-		return fmt.Errorf("%w: %s: no answer within %v: %w", ErrTokenEndpoint, c.cfg.TokenURL, attemptTimeout, err), true
-	}
-	// A 2xx answer the oauth2 package could not use, such as malformed JSON
-	// or a missing access_token.
-	return c.scrub(fmt.Errorf("%w: %s: %w", ErrTokenEndpoint, c.cfg.TokenURL, err)), false
+	return c.scrub(e), e.retry
 }
 
 // excerpt returns the start of an error response body fit for an error
@@ -182,22 +199,14 @@ func (c *Cache) excerpt(body []byte) string {
 // any encoding, tokens, client assertions, the key) with fingerprints.
 func (c *Cache) redact(s string) string { return c.red.Redact(s) }
 
-// scrub returns err unchanged unless its message holds a credential, in
-// which case it returns an error with the credential redacted that still
-// matches ErrTokenEndpoint but hides the original chain.
-func (c *Cache) scrub(err error) error {
-	msg := err.Error()
-	if clean := c.redact(msg); clean != msg {
-		return redactedError{msg: clean}
+// scrub redacts the message of e and, if it held a credential, drops the
+// cause that quoted it, so that no error in the chain holds it.
+func (c *Cache) scrub(e *TokenError) *TokenError {
+	if clean := c.redact(e.msg); clean != e.msg {
+		e.msg, e.cause = clean, nil
 	}
-	return err
+	return e
 }
-
-// redactedError is an error whose original message held a credential.
-type redactedError struct{ msg string }
-
-func (e redactedError) Error() string { return e.msg }
-func (e redactedError) Unwrap() error { return ErrTokenEndpoint }
 
 // retryDelay returns the pause after the n-th consecutive failed fetch:
 // exponential from one second up to 30 s, with jitter.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"golang.org/x/oauth2"
 )
 
@@ -145,7 +146,7 @@ func (c *Cache) newHeld(tok *oauth2.Token, fetchedAt time.Time) *held {
 	}
 	return &held{
 		access:      tok.AccessToken,
-		fingerprint: Fingerprint(tok.AccessToken),
+		fingerprint: redact.Fingerprint(tok.AccessToken),
 		fetchedAt:   fetchedAt,
 		expiresAt:   tok.Expiry,
 		usableUntil: usable,

@@ -63,7 +63,8 @@ func (c *Cache) requestConfig(now time.Time) (*clientcredentials.Config, error) 
 	if c.cfg.AuthStyle == AuthStylePrivateKeyJWT {
 		a, err := c.cfg.ClientKey.Assertion(c.cfg.ClientID, c.cfg.AssertionAudience, now)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrTokenEndpoint, err)
+			return nil, &TokenError{Err: ErrTokenEndpoint, TokenURL: c.cfg.TokenURL, cause: err,
+				msg: fmt.Sprintf("%v: %v", ErrTokenEndpoint, err)}
 		}
 		c.red.AddToken(a) // an IdP may echo the form it got
 		params.Set("client_assertion_type", ClientAssertionType)

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 // TestEchoingIdPRedacted: a token endpoint that quotes the Authorization
@@ -29,7 +31,7 @@ func TestEchoingIdPRedacted(t *testing.T) {
 	basicPlain := base64.StdEncoding.EncodeToString([]byte(testClientID + ":" + secret))
 	basicForm := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(testClientID) + ":" + url.QueryEscape(secret)))
 	leaks := []string{secret, url.QueryEscape(secret), basicPlain, basicForm}
-	label := "[secret sha256:" + Fingerprint(secret) + "]"
+	label := "[secret sha256:" + redact.Fingerprint(secret) + "]"
 	for _, tc := range []struct {
 		name   string
 		status int
@@ -129,7 +131,7 @@ func TestEchoedAssertionAndKeyRedacted(t *testing.T) {
 		if strings.Contains(err.Error(), a) {
 			t.Errorf("Token() error = %q, holds the client assertion", err)
 		}
-		if label := "[token sha256:" + Fingerprint(a) + "]"; !strings.Contains(err.Error(), label) {
+		if label := "[token sha256:" + redact.Fingerprint(a) + "]"; !strings.Contains(err.Error(), label) {
 			t.Errorf("Token() error = %q, want the assertion's fingerprint %s", err, label)
 		}
 	}

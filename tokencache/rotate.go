@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"golang.org/x/oauth2"
 )
 
@@ -57,7 +58,7 @@ func (c *Cache) rotated(ctx context.Context, err error) bool {
 	old := c.cfg.ClientSecret
 	c.setSecret(s)
 	c.log.Info("the token endpoint answered invalid_client; retrying with the re-read client secret",
-		"old_fingerprint", Fingerprint(old), "fingerprint", Fingerprint(s), "token_url", c.cfg.TokenURL)
+		"old_fingerprint", redact.Fingerprint(old), "fingerprint", redact.Fingerprint(s), "token_url", c.cfg.TokenURL)
 	return true
 }
 

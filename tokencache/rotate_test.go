@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 // rotatingSource is a SecretSource whose Reload moves to next.
@@ -69,7 +71,7 @@ func TestSecretSourceRotation(t *testing.T) {
 			if l := logs.String(); strings.Contains(l, testSecret) || strings.Contains(l, "stale-secret") {
 				t.Errorf("logs hold a secret:\n%s", l)
 			}
-			if tt.wantReloads == 1 && tt.wantErr == nil && !strings.Contains(logs.String(), Fingerprint(testSecret)) {
+			if tt.wantReloads == 1 && tt.wantErr == nil && !strings.Contains(logs.String(), redact.Fingerprint(testSecret)) {
 				t.Errorf("logs = %s, want the new secret's fingerprint", logs.String())
 			}
 		})

@@ -1,6 +1,7 @@
 // Package tokencache obtains and caches OAuth2 machine-to-machine access
-// tokens (the client_credentials grant) for callers of AWS Bedrock AgentCore,
-// typically from an Amazon Cognito user pool.
+// tokens (the client_credentials grant) from any OAuth 2.0 authorization
+// server, such as the Amazon Cognito user pool of an AWS Bedrock AgentCore
+// runtime.
 //
 // A [Cache] holds one token for one (token URL, client id, scopes). It keeps
 // exactly one fetch in flight however many callers wait, refreshes the token
@@ -9,27 +10,22 @@
 // [Cache.Invalidate]). Fetches use the context given to [New], never a
 // request's context, and an HTTP client with a timeout.
 //
-// Token requests are made by golang.org/x/oauth2/clientcredentials. Errors
-// from the token endpoint are mapped to sentinel errors such as
-// [ErrInvalidClient] whose messages name the setting to fix. Neither errors
-// nor logs ever contain the client secret or a token; logs show
-// [Fingerprint] of a token instead. What the token endpoint says is quoted
-// only through a [Redactor], which replaces the client secret (also
-// URL-encoded and inside Basic credentials), tokens, client assertions and
-// the private key with labels such as "[token sha256:1a2b3c4d]".
+// Token requests are made by golang.org/x/oauth2/clientcredentials. A
+// failed request is a [*TokenError]: errors.Is matches a sentinel such as
+// [ErrInvalidClient], errors.As reaches the *oauth2.RetrieveError beneath,
+// and [TokenError.Reason] gives a reason code whose fix a caller looks up
+// (agentcore-proxy's reason catalogue): the package states what the token
+// endpoint said, not what to change at a particular identity provider.
+// Neither errors nor logs ever contain the client secret or a token; logs
+// show a fingerprint of a token instead (the first 8 hex digits of its
+// SHA-256). What the token endpoint says is quoted only through a
+// [Redactor], which replaces the client secret (also URL-encoded and
+// inside Basic credentials), tokens, client assertions and the private key
+// with labels such as "[token sha256:1a2b3c4d]".
 //
-// [Discover] reads the parts of an OpenID Connect discovery document that an
-// AgentCore proxy needs, such as the token endpoint. [DiscoverResource] finds
-// a protected resource's authorization server with no configuration
-// (RFC 9728 protected resource metadata, then RFC 8414 or OpenID Connect
-// metadata), and [DiscoverAuthServer] takes an issuer or metadata URL.
-// A resource names its own authorization server: [DiscoverResourceTrusting]
-// decides whether to trust it before any request is made to it.
-//
-// Every URL discovery follows or returns is https, or plain http on a
-// loopback host; token requests follow no redirect ([ErrTokenRedirect]), and
-// metadata requests follow redirects only to such URLs on the host they
-// asked.
+// Token requests follow no redirect ([ErrTokenRedirect]). Where the token
+// endpoint is, and which client authentication methods it takes, is the
+// business of package discovery.
 //
 // Clients authenticate with a secret (client_secret_basic or
 // client_secret_post) or with a private key (private_key_jwt, RFC 7523; see
@@ -46,8 +42,6 @@ import (
 	"time"
 
 	"golang.org/x/oauth2/clientcredentials"
-
-	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 // Fetch triggers reported in [FetchResult.Trigger].
@@ -268,10 +262,6 @@ func (c *Cache) State() State {
 func (c *Cache) Done() <-chan struct{} {
 	return c.done
 }
-
-// Fingerprint returns the first 8 hex digits of the SHA-256 of token. It
-// identifies a token in logs and status pages without revealing it.
-func Fingerprint(token string) string { return redact.Fingerprint(token) }
 
 // triggerLocked names why a caller-started fetch happens.
 func (c *Cache) triggerLocked() string {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 func TestTokenSequentialCallsFetchOnce(t *testing.T) {
@@ -21,7 +23,7 @@ func TestTokenSequentialCallsFetchOnce(t *testing.T) {
 	for i := range 49 {
 		got, err := c.Token(t.Context())
 		if err != nil || got != first {
-			t.Fatalf("Token() call %d = %q, %v; want %q, nil", i+2, Fingerprint(got), err, Fingerprint(first))
+			t.Fatalf("Token() call %d = %q, %v; want %q, nil", i+2, redact.Fingerprint(got), err, redact.Fingerprint(first))
 		}
 	}
 	if got := f.hits.Load(); got != 1 {
@@ -47,7 +49,7 @@ func TestTokenConcurrentColdCallsShareOneFetch(t *testing.T) {
 
 	for i := range callers {
 		if errs[i] != nil || tokens[i] != tokens[0] {
-			t.Errorf("Token() caller %d = %q, %v; want %q, nil", i, Fingerprint(tokens[i]), errs[i], Fingerprint(tokens[0]))
+			t.Errorf("Token() caller %d = %q, %v; want %q, nil", i, redact.Fingerprint(tokens[i]), errs[i], redact.Fingerprint(tokens[0]))
 		}
 	}
 	if got := f.hits.Load(); got != 1 {
@@ -78,12 +80,12 @@ func TestTokenRefreshesAheadOfExpiry(t *testing.T) {
 		}
 		at, ok := issuedAt[tok]
 		if !ok {
-			t.Fatalf("Token() = %q, a token the endpoint never issued", Fingerprint(tok))
+			t.Fatalf("Token() = %q, a token the endpoint never issued", redact.Fingerprint(tok))
 		}
 		// The cache learns the expiry after the endpoint issued the token,
 		// so the endpoint's view is the stricter bound.
 		if expiry := at.Add(lifetime); !now.Before(expiry) {
-			t.Fatalf("Token() at %v = %q, which expired at %v", now.Format(time.StampMicro), Fingerprint(tok), expiry.Format(time.StampMicro))
+			t.Fatalf("Token() at %v = %q, which expired at %v", now.Format(time.StampMicro), redact.Fingerprint(tok), expiry.Format(time.StampMicro))
 		}
 		seen[tok] = true
 		time.Sleep(10 * time.Millisecond) // pacing the probe, not synchronization
@@ -99,7 +101,7 @@ func TestTokenRefreshesAheadOfExpiry(t *testing.T) {
 	if !seen[first] || !seen[got[1].token] {
 		t.Errorf("Token() returned %d distinct tokens, want both the first and its refresh", len(seen))
 	}
-	if s := c.State(); !s.Valid || s.Fingerprint != Fingerprint(got[len(got)-1].token) {
+	if s := c.State(); !s.Valid || s.Fingerprint != redact.Fingerprint(got[len(got)-1].token) {
 		t.Errorf("State() = %+v, want valid with the latest token's fingerprint", s)
 	}
 }
@@ -127,7 +129,7 @@ func TestInvalidateConcurrentFetchesOnce(t *testing.T) {
 	for i := range callers {
 		if errs[i] != nil || tokens[i] == old || tokens[i] != tokens[0] {
 			t.Errorf("Token() after Invalidate, caller %d = %q, %v; want one new token %q (old %q)",
-				i, Fingerprint(tokens[i]), errs[i], Fingerprint(tokens[0]), Fingerprint(old))
+				i, redact.Fingerprint(tokens[i]), errs[i], redact.Fingerprint(tokens[0]), redact.Fingerprint(old))
 		}
 	}
 	if got := f.hits.Load(); got != 2 {
@@ -136,7 +138,7 @@ func TestInvalidateConcurrentFetchesOnce(t *testing.T) {
 
 	c.Invalidate(old) // stale: must not drop the new token
 	if got, err := c.Token(t.Context()); err != nil || got != tokens[0] {
-		t.Errorf("Token() after a stale Invalidate = %q, %v; want %q", Fingerprint(got), err, Fingerprint(tokens[0]))
+		t.Errorf("Token() after a stale Invalidate = %q, %v; want %q", redact.Fingerprint(got), err, redact.Fingerprint(tokens[0]))
 	}
 	if got := f.hits.Load(); got != 2 {
 		t.Errorf("token requests after a stale Invalidate = %d, want 2", got)
@@ -160,7 +162,7 @@ func TestTokenRetriesServerErrors(t *testing.T) {
 
 	tok, err := c.Token(t.Context())
 	if err != nil || tok != f.issuedTokens()[0].token {
-		t.Fatalf("Token() = %q, %v; want the token issued after two 5xx", Fingerprint(tok), err)
+		t.Fatalf("Token() = %q, %v; want the token issued after two 5xx", redact.Fingerprint(tok), err)
 	}
 	if got := f.hits.Load(); got != 3 {
 		t.Errorf("token requests = %d, want 3", got)
@@ -182,7 +184,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		wantText string
 	}{
 		{name: "invalid_client", reply: reply{400, `{"error":"invalid_client"}`}, want: ErrInvalidClient, wantHits: 1, wantText: "rejected the client id or secret"},
-		{name: "invalid_scope", reply: reply{400, `{"error":"invalid_scope"}`}, want: ErrInvalidScope, wantHits: 1, wantText: "resourceServer/scope"},
+		{name: "invalid_scope", reply: reply{400, `{"error":"invalid_scope"}`}, want: ErrInvalidScope, wantHits: 1, wantText: "rejected the requested scopes (HTTP 400 invalid_scope"},
 		{name: "unauthorized_client", reply: reply{400, `{"error":"unauthorized_client"}`}, want: ErrUnauthorizedClient, wantHits: 1, wantText: "client_credentials"},
 		{name: "unsupported_grant_type", reply: reply{400, `{"error":"unsupported_grant_type"}`}, want: ErrUnsupportedGrantType, wantHits: 1, wantText: "client_credentials"},
 		{name: "403 html", reply: reply{403, "<html>Forbidden " + testSecret + "</html>"}, want: ErrTokenEndpoint, wantHits: 1, wantText: "HTTP 403"},
@@ -353,21 +355,6 @@ func TestNewValidatesConfig(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestFingerprint(t *testing.T) {
-	tests := []struct {
-		token string
-		want  string
-	}{
-		{token: "abc", want: "ba7816bf"},
-		{token: "", want: "e3b0c442"},
-	}
-	for _, tt := range tests {
-		if got := Fingerprint(tt.token); got != tt.want {
-			t.Errorf("Fingerprint(%q) = %q, want %q", tt.token, got, tt.want)
-		}
 	}
 }
 

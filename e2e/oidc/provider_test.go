@@ -26,6 +26,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentcore-proxy/agentcore-proxy/discovery"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 	"github.com/golang-jwt/jwt/v5"
@@ -138,9 +140,9 @@ func (p *provider) rotate(t *testing.T) string {
 
 // newCache discovers the provider from its issuer URL and returns a cache
 // for cfg, with TokenURL and AssertionAudience filled in from the metadata.
-func newCache(t *testing.T, p *provider, cfg tokencache.Config) (*tokencache.Cache, *tokencache.AuthServer) {
+func newCache(t *testing.T, p *provider, cfg tokencache.Config) (*tokencache.Cache, *discovery.AuthServer) {
 	t.Helper()
-	as, err := tokencache.DiscoverAuthServer(t.Context(), nil, p.issuer)
+	as, err := discovery.DiscoverAuthServer(t.Context(), nil, p.issuer)
 	if err != nil {
 		t.Fatalf("DiscoverAuthServer(%s) = %v", p.issuer, err)
 	}
@@ -159,7 +161,7 @@ func newCache(t *testing.T, p *provider, cfg tokencache.Config) (*tokencache.Cac
 }
 
 // newChecker returns a jwtcheck.Checker for the provider whose key set has loaded.
-func newChecker(t *testing.T, as *tokencache.AuthServer, rules jwtcheck.Rules) *jwtcheck.Checker {
+func newChecker(t *testing.T, as *discovery.AuthServer, rules jwtcheck.Rules) *jwtcheck.Checker {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ch, err := jwtcheck.New(ctx, jwtcheck.Config{Issuer: as.Issuer, JWKSURI: as.JWKSURI, Rules: rules})
@@ -197,7 +199,7 @@ func TestBasicWithResourceGetsJWTAcrossKeyRotation(t *testing.T) {
 		t.Fatalf("Token() = %v, want a JWT access token for %s", err, resource)
 	}
 	if !tokencache.IsJWT(first) {
-		t.Fatalf("Token() with resource gave an opaque token (fingerprint %s), want a JWT", tokencache.Fingerprint(first))
+		t.Fatalf("Token() with resource gave an opaque token (fingerprint %s), want a JWT", redact.Fingerprint(first))
 	}
 	if _, err := checker.Check(first); err != nil {
 		t.Fatalf("jwtcheck Check(first token) = %v", err)

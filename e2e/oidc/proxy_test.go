@@ -25,6 +25,7 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/agentcore-proxy/agentcore-proxy/discovery"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/cli"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/emulator"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
@@ -153,7 +154,7 @@ func routeStatus(t *testing.T, base string) map[string]any {
 // likewise with private_key_jwt; and across a key rotation.
 func TestProxyThroughRuntimeTrustingProvider(t *testing.T) {
 	p := startProvider(t)
-	as, err := tokencache.DiscoverAuthServer(t.Context(), nil, p.issuer)
+	as, err := discovery.DiscoverAuthServer(t.Context(), nil, p.issuer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +225,7 @@ func TestProxyThroughRuntimeTrustingProvider(t *testing.T) {
 // client lists and calls tools.
 func TestProxyOpaqueTokensToIntrospectingServer(t *testing.T) {
 	p := startProvider(t)
-	as, err := tokencache.DiscoverAuthServer(t.Context(), nil, p.issuer)
+	as, err := discovery.DiscoverAuthServer(t.Context(), nil, p.issuer)
 	if err != nil {
 		t.Fatal(err)
 	}

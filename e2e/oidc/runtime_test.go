@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/MicahParks/keyfunc/v3"
+	"github.com/agentcore-proxy/agentcore-proxy/discovery"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/emulator"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -34,7 +35,7 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 // it the provider issues an opaque token, which the authorizer cannot parse).
 func TestEmulatedRuntimeTrustsProvider(t *testing.T) {
 	p := startProvider(t)
-	as, err := tokencache.DiscoverAuthServer(t.Context(), nil, p.issuer)
+	as, err := discovery.DiscoverAuthServer(t.Context(), nil, p.issuer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func TestEmulatedRuntimeTrustsProvider(t *testing.T) {
 	inv := e.InvocationURL("DEFAULT")
 	e.SetAuthorizer(emulator.Authorizer{AllowedClients: []string{basicID}, AllowedAudience: []string{inv}})
 
-	d, err := tokencache.DiscoverResource(t.Context(), nil, inv, nil)
+	d, err := discovery.DiscoverResource(t.Context(), nil, inv, nil)
 	if err != nil {
 		t.Fatalf("DiscoverResource(%s) = %v", inv, err)
 	}

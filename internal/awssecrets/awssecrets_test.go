@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/emulator"
-	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
@@ -228,7 +228,7 @@ func TestReloadRotatesAtMostOnceAMinute(t *testing.T) {
 		t.Errorf("GetSecretValue calls = %d, want 3", reads)
 	}
 	if strings.Contains(logs.String(), "one") || strings.Contains(logs.String(), "two") ||
-		!strings.Contains(logs.String(), tokencache.Fingerprint("three")) {
+		!strings.Contains(logs.String(), redact.Fingerprint("three")) {
 		t.Errorf("logs = %s, want fingerprints and never values", logs.String())
 	}
 }
@@ -294,7 +294,7 @@ func TestProfileRegionAndWhoAmI(t *testing.T) {
 	if err != nil || id.Account != "123456789012" || id.ARN != emulator.DefaultAWSCredential.ARN {
 		t.Errorf("WhoAmI() = %+v, %v", id, err)
 	}
-	if fp, err := CheckCredentials(t.Context(), cfg); err != nil || fp != tokencache.Fingerprint(emulator.DefaultAWSCredential.AccessKeyID) {
+	if fp, err := CheckCredentials(t.Context(), cfg); err != nil || fp != redact.Fingerprint(emulator.DefaultAWSCredential.AccessKeyID) {
 		t.Errorf("CheckCredentials() = %q, %v", fp, err)
 	}
 

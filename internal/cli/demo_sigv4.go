@@ -9,7 +9,7 @@ import (
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/emulator"
-	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 // runDemoSigV4 serves the demo with the runtime in SigV4 mode: the proxy
@@ -44,6 +44,6 @@ func runDemoSigV4(ctx context.Context, env Env, common *commonFlags, emu *emulat
 Point an MCP client at it, e.g.: claude mcp add --transport http agentcore-demo %s
 Status page: http://%s/   Ready: http://%s/readyz
 Stop with Ctrl-C.
-`, version(), url, emu.RuntimeARN(), emu.EndpointURL(), routes[0].SigV4.Region, tokencache.Fingerprint(key.AccessKeyID), url, addr, addr)
+`, version(), url, emu.RuntimeARN(), emu.EndpointURL(), routes[0].SigV4.Region, redact.Fingerprint(key.AccessKeyID), url, addr, addr)
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/route"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
@@ -102,7 +103,7 @@ func printDecoded(ctx context.Context, env Env, rt *route.Route, token string) e
 	r := rt.Resolved
 	if !tokencache.IsJWT(token) {
 		fmt.Fprintf(env.Stdout, "fingerprint: %s\ncheck: %s (the token is not a JWT; only the authorization server and the upstream can read it)\n",
-			jwtcheck.Fingerprint(token), route.LocalCheckOpaque)
+			redact.Fingerprint(token), route.LocalCheckOpaque)
 		return nil
 	}
 	header, claims, err := jwtcheck.Decode(token)
@@ -115,7 +116,7 @@ func printDecoded(ctx context.Context, env Env, rt *route.Route, token string) e
 	}
 	out("header", header)
 	out("claims", claims.Raw) // encoding/json sorts the keys
-	fmt.Fprintf(env.Stdout, "fingerprint: %s\n", jwtcheck.Fingerprint(token))
+	fmt.Fprintf(env.Stdout, "fingerprint: %s\n", redact.Fingerprint(token))
 	checker, err := rt.Auth.ReadyChecker(ctx, r.Names())
 	if err == nil && checker == nil {
 		fmt.Fprintf(env.Stdout, "check: %s (the authorization server publishes no jwks_uri)\n", route.LocalCheckOpaque)

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
+	"github.com/agentcore-proxy/agentcore-proxy/discovery"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/inprocess"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
@@ -26,7 +27,6 @@ import (
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"github.com/modelcontextprotocol/go-sdk/oauthex"
 )
 
 // Step is one line of the doctor's checklist.
@@ -176,7 +176,7 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 			c.skip(name, why)
 		}
 	} else {
-		var d *tokencache.Discovery
+		var d *discovery.Discovery
 		var token string
 		if r.Auth.AWS.Any() {
 			c.run("client from AWS", func() (string, error) { return checkAWSSources(ctx, auth, r) })
@@ -222,7 +222,7 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 
 // tokenDetail shows a token by its fingerprint and claims, never itself.
 func tokenDetail(token string) string {
-	detail := "fingerprint " + jwtcheck.Fingerprint(token)
+	detail := "fingerprint " + redact.Fingerprint(token)
 	if _, claims, err := jwtcheck.Decode(token); err == nil {
 		detail += ", " + claims.Summary()
 	}
@@ -271,27 +271,21 @@ func (c *checklist) report(r config.Resolved, red *redact.Redactor) RouteReport 
 	return RouteReport{Route: r.Name, OK: !c.failed, Steps: c.steps}
 }
 
-// resourceMetadata returns the resource_metadata parameter of a Bearer
-// challenge (RFC 9728 §5.1), e.g. from
-// WWW-Authenticate: Bearer resource_metadata="https://...", parsed by the
-// MCP SDK's RFC 9110 challenge parser.
-func resourceMetadata(challenge string) (string, bool) {
-	challenges, err := oauthex.ParseWWWAuthenticate([]string{challenge})
-	if err != nil {
+// resourceMetadata returns the resource_metadata parameter of the Bearer
+// challenge (RFC 9728 §5.1) among WWW-Authenticate values, e.g. from
+// WWW-Authenticate: Bearer resource_metadata="https://...".
+func resourceMetadata(values []string) (string, bool) {
+	ch, ok := discovery.ParseBearerChallenge(values)
+	if !ok || ch.ResourceMetadata == "" {
 		return "", false
 	}
-	for _, c := range challenges {
-		if v := c.Params["resource_metadata"]; c.Scheme == "bearer" && v != "" {
-			return v, true
-		}
-	}
-	return "", false
+	return ch.ResourceMetadata, true
 }
 
 // checkMetadata makes an unauthenticated call, follows the
 // WWW-Authenticate challenge to the runtime's RFC 9728 metadata, and checks
 // that it names the issuer of the route's discovery URL.
-func checkMetadata(ctx context.Context, client *http.Client, r config.Resolved, d *tokencache.Discovery, opts Options) (string, error) {
+func checkMetadata(ctx context.Context, client *http.Client, r config.Resolved, d *discovery.Discovery, opts Options) (string, error) {
 	discoveryURL := agentcore.Render("{discovery_url}", r.Names())
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.Upstream.String(), strings.NewReader(`{"jsonrpc":"2.0","id":0,"method":"ping"}`))
 	if err != nil {
@@ -306,7 +300,7 @@ func checkMetadata(ctx context.Context, client *http.Client, r config.Resolved, 
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	metaRaw, found := resourceMetadata(resp.Header.Get("WWW-Authenticate"))
+	metaRaw, found := resourceMetadata(resp.Header.Values("WWW-Authenticate"))
 	if resp.StatusCode != http.StatusUnauthorized || !found {
 		uc := route.UpstreamContext(r)
 		uc.Redact = opts.Redactor.Redact

@@ -15,14 +15,15 @@ func TestResourceMetadata(t *testing.T) {
 		{challenge: `bearer realm="x", error="invalid_token", resource_metadata="` + u + `"`, want: u, ok: true},
 		{challenge: `Bearer error=invalid_token, resource_metadata="` + u + `"`, want: u, ok: true},
 		{challenge: `Basic realm="x"`},
-		// RFC 9110 wants a token or a quoted string; the SDK's parser reads
-		// an unquoted URL too, which is harmless.
-		{challenge: `Bearer resource_metadata=` + u, want: u, ok: true},
+		// RFC 9110 wants a token or a quoted string: a URL is not a token.
+		{challenge: `Bearer resource_metadata=` + u},
+		// A malformed challenge in front hides nothing (discovery.ParseChallenges).
+		{challenge: "Gateway realm=\"a\x01\", Bearer resource_metadata=\"" + u + `"`, want: u, ok: true},
 		{challenge: `Bearer resource_metadata="unterminated`},
 		{challenge: ``},
 	}
 	for _, tt := range tests {
-		got, ok := resourceMetadata(tt.challenge)
+		got, ok := resourceMetadata([]string{tt.challenge})
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("resourceMetadata(%q) = %q, %v; want %q, %v", tt.challenge, got, ok, tt.want, tt.ok)
 		}
@@ -34,7 +35,7 @@ func FuzzResourceMetadata(f *testing.F) {
 	f.Add(`Bearer realm="a,b", resource_metadata="x"`)
 	f.Add(`Bearer ,,,="`)
 	f.Fuzz(func(t *testing.T, challenge string) {
-		got, ok := resourceMetadata(challenge)
+		got, ok := resourceMetadata([]string{challenge})
 		// A value is never empty, and only found in a Bearer challenge that
 		// names resource_metadata.
 		if ok && (got == "" || !strings.Contains(strings.ToLower(challenge), "resource_metadata") || !strings.Contains(strings.ToLower(challenge), "bearer")) {

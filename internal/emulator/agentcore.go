@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 // Header names of the AgentCore invocation contract.
@@ -82,7 +84,7 @@ func (e *Emulator) serveAgentCore(w http.ResponseWriter, r *http.Request) {
 	}
 	if a := inv.Header.Get("Authorization"); a != "" {
 		inv.KeyID = tokenKeyID(bearerToken(a))
-		inv.Header.Set("Authorization", "Bearer "+fingerprint(bearerToken(a)))
+		inv.Header.Set("Authorization", "Bearer "+redact.Fingerprint(bearerToken(a)))
 	}
 	w.Header().Set("X-Amzn-Requestid", newUUID())
 
@@ -240,7 +242,7 @@ func (e *Emulator) forward(w http.ResponseWriter, r *http.Request, runtimeSID st
 		e.rememberSession(mcpSID)
 	}
 	e.log.Info("invocation served", "method", r.Method, "status", sw.status, "mcp_session", mcpSID,
-		"token", fingerprint(bearerToken(r.Header.Get("Authorization"))))
+		"token", redact.Fingerprint(bearerToken(r.Header.Get("Authorization"))))
 }
 
 // statusWriter remembers the status for the log. It implements Flush and Unwrap so that SSE events

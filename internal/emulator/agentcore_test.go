@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -275,7 +276,7 @@ func TestInvocationHeaders(t *testing.T) {
 			if inv.Method != want.Method || inv.RawPath != want.RawPath || inv.RawQuery != want.RawQuery || inv.Rejection != "" {
 				t.Errorf("Invocation = %+v, want %+v", inv, want)
 			}
-			if got := inv.Header.Get("Authorization"); got != "Bearer "+fingerprint(token) {
+			if got := inv.Header.Get("Authorization"); got != "Bearer "+redact.Fingerprint(token) {
 				t.Errorf("Invocation Authorization = %q, want the fingerprint", got)
 			}
 		})

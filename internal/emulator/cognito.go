@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -200,7 +201,7 @@ func (e *Emulator) serveToken(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	e.stats.TokensIssued++
 	e.mu.Unlock()
-	e.log.Info("token issued", "token", fingerprint(tok), "expires_in", lifetime)
+	e.log.Info("token issued", "token", redact.Fingerprint(tok), "expires_in", lifetime)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token": tok,

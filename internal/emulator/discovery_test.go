@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
+	"github.com/agentcore-proxy/agentcore-proxy/discovery"
 )
 
 // TestZeroConfigDiscovery walks the chain a client without configuration
@@ -42,7 +42,7 @@ func TestZeroConfigDiscovery(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := startEmulator(t, Config{AuthServerMetadata: tt.rfc8414})
 			inv := e.InvocationURL("DEFAULT")
-			d, err := tokencache.DiscoverResource(t.Context(), testHTTPClient(), inv, nil)
+			d, err := discovery.DiscoverResource(t.Context(), testHTTPClient(), inv, nil)
 			if err != nil {
 				t.Fatalf("DiscoverResource(%s) = %v", inv, err)
 			}
@@ -73,7 +73,7 @@ func TestZeroConfigDiscovery(t *testing.T) {
 // check: callers must discover with the qualifier spelled out.
 func TestZeroConfigDiscoveryNeedsQualifier(t *testing.T) {
 	e := startEmulator(t, Config{})
-	_, err := tokencache.DiscoverResource(t.Context(), testHTTPClient(), e.InvocationURL(""), nil)
+	_, err := discovery.DiscoverResource(t.Context(), testHTTPClient(), e.InvocationURL(""), nil)
 	if err == nil || !strings.Contains(err.Error(), "does not name") {
 		t.Errorf("DiscoverResource(invocation URL without qualifier) = %v, want a resource mismatch", err)
 	}

@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/drain"
-	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 // Config describes the emulated Cognito user pool and AgentCore runtime. The zero value is usable:
@@ -355,9 +354,6 @@ func cloneAuthorizer(a Authorizer) Authorizer {
 		AllowedScopes:   slices.Clone(a.AllowedScopes),
 	}
 }
-
-// fingerprint returns the first 8 hex digits of the SHA-256 of s, to name a secret in logs.
-func fingerprint(s string) string { return redact.Fingerprint(s) }
 
 // EscapeSegment escapes s as one URL path segment with nothing left safe but letters, digits and
 // "-_.~", like Python's quote(s, safe=""): ":" becomes %3A and "/" becomes %2F.

@@ -77,8 +77,8 @@ func Label(kind, fp string) string { return "[" + kind + " sha256:" + fp + "]" }
 
 // Fingerprint returns the first 8 hex digits of the SHA-256 of v: enough to
 // tell credentials apart in logs, useless to an attacker. It is the one
-// fingerprint of the program (tokencache.Fingerprint and
-// jwtcheck.Fingerprint return it).
+// fingerprint of the program: the token cache, the checker, the proxy and
+// the command all call it.
 func Fingerprint(v string) string {
 	sum := sha256.Sum256([]byte(v))
 	return hex.EncodeToString(sum[:4])

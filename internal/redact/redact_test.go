@@ -248,3 +248,18 @@ func BenchmarkRedactBody(b *testing.B) {
 		r.Redact(text)
 	}
 }
+
+func TestFingerprint(t *testing.T) {
+	tests := []struct {
+		value, want string
+	}{
+		{value: "abc", want: "ba7816bf"},
+		{value: "", want: "e3b0c442"},
+		{value: "example-token", want: "4d1566a1"}, // tokencache's example prints it
+	}
+	for _, tt := range tests {
+		if got := Fingerprint(tt.value); got != tt.want {
+			t.Errorf("Fingerprint(%q) = %q, want %q", tt.value, got, tt.want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
+	"github.com/agentcore-proxy/agentcore-proxy/discovery"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/secureurl"
@@ -104,7 +105,7 @@ func (a *AuthSetup) CloseIdleConnections() { a.client.CloseIdleConnections() }
 // from its discovery URL, or from its upstream's 401 when it has neither a
 // discovery URL nor a token URL (see Found). A route with only a token URL
 // gets an empty document.
-func (a *AuthSetup) Discover(ctx context.Context, r config.Resolved) (*tokencache.Discovery, error) {
+func (a *AuthSetup) Discover(ctx context.Context, r config.Resolved) (*discovery.Discovery, error) {
 	if err := a.ReadSources(ctx, r); err != nil {
 		return nil, err
 	}
@@ -113,7 +114,7 @@ func (a *AuthSetup) Discover(ctx context.Context, r config.Resolved) (*tokencach
 
 // TokenConfig returns the token cache configuration of route r, whose
 // discovery document is d: the token URL from the route or discovery.
-func (a *AuthSetup) TokenConfig(r config.Resolved, d *tokencache.Discovery) (tokencache.Config, error) {
+func (a *AuthSetup) TokenConfig(r config.Resolved, d *discovery.Discovery) (tokencache.Config, error) {
 	ra, names := r.Auth, r.Names()
 	tokenURL := cmp.Or(ra.TokenURL, d.TokenEndpoint)
 	if tokenURL == "" {
@@ -139,7 +140,7 @@ func (a *AuthSetup) TokenConfig(r config.Resolved, d *tokencache.Discovery) (tok
 // rules, with the issuer and key set of d. It returns nil, nil when d has no
 // issuer (a route with only a token URL) or no key set (opaque tokens). The checker's key set lives as
 // long as life.
-func (a *AuthSetup) Checker(life context.Context, r config.Resolved, d *tokencache.Discovery) (*jwtcheck.Checker, error) {
+func (a *AuthSetup) Checker(life context.Context, r config.Resolved, d *discovery.Discovery) (*jwtcheck.Checker, error) {
 	if d.Issuer == "" || d.JWKSURI == "" {
 		return nil, nil // no key set: opaque tokens, not checked locally
 	}
@@ -161,7 +162,7 @@ func (a *AuthSetup) Checker(life context.Context, r config.Resolved, d *tokencac
 // cache and checker. Routes with the same token URL, client, scopes and
 // rules share one.
 type RouteAuth struct {
-	Discovery *tokencache.Discovery
+	Discovery *discovery.Discovery
 	Cache     *tokencache.Cache
 	// Checker is nil when tokens are not checked (no issuer known).
 	Checker *jwtcheck.Checker
@@ -366,52 +367,36 @@ func (e *TokenFailure) Unwrap() error { return e.Err }
 // Reason returns the reason code, for proxy's diagnosis header and metrics.
 func (e *TokenFailure) Reason() string { return e.Code }
 
-// tokenReasons map the token cache's and checker's sentinels to reason
-// codes, the most specific first.
-var tokenReasons = []struct {
-	err  error
-	code string
-}{
-	{jwtcheck.ErrIDToken, agentcore.ReasonIDToken},
-	{jwtcheck.ErrClientID, agentcore.ReasonClaimClientID},
-	{jwtcheck.ErrAudience, agentcore.ReasonClaimAud},
-	{jwtcheck.ErrIssuer, agentcore.ReasonClaimIss},
-	{jwtcheck.ErrScope, agentcore.ReasonClaimScope},
-	{jwtcheck.ErrCustomClaim, agentcore.ReasonClaimCustom},
-	{jwtcheck.ErrExpired, agentcore.ReasonExpiredToken},
-	{jwtcheck.ErrNotYetValid, agentcore.ReasonTokenNotYetValid},
-	{jwtcheck.ErrSignature, agentcore.ReasonInvalidToken},
-	{jwtcheck.ErrUnknownKey, agentcore.ReasonInvalidToken},
-	{jwtcheck.ErrMalformed, agentcore.ReasonUnparseableToken},
-	{jwtcheck.ErrKeySetNotLoaded, agentcore.ReasonJWKSUnavailable},
-	{tokencache.ErrInvalidClient, agentcore.ReasonTokenInvalidClient},
-	{tokencache.ErrInvalidScope, agentcore.ReasonTokenInvalidScope},
-	{tokencache.ErrUnauthorizedClient, agentcore.ReasonTokenUnauthorized},
-	{tokencache.ErrUnsupportedGrantType, agentcore.ReasonTokenUnsupportedFlow},
-}
-
-// TokenReason returns the reason code of a failure to obtain a token.
+// TokenReason returns the reason code of a failure to obtain a token:
+// the Reason of the first error in err's chain that has one (a
+// *tokencache.TokenError, a *jwtcheck.RuleError, a *TokenFailure), else
+// agentcore.ReasonTokenEndpoint.
 func TokenReason(err error) string {
-	for _, r := range tokenReasons {
-		if errors.Is(err, r.err) {
-			return r.code
-		}
+	var r interface{ Reason() string }
+	if errors.As(err, &r) && r.Reason() != "" {
+		return r.Reason()
 	}
 	return agentcore.ReasonTokenEndpoint
 }
 
 // ExplainTokenFailure labels err with its reason code and, when the
-// catalogue's fix names settings, that fix in the words of names. A check
-// failure's own fix gives way to it.
+// catalogue's fix names settings, that fix in the words of names; a check
+// failure's own fix gives way to it. The libraries state facts: when their
+// error carries no fix (a token endpoint's refusal such as
+// unauthorized_client, a rule whose fix depends on the identity provider),
+// the catalogue's fix is given too.
 func ExplainTokenFailure(err error, names agentcore.Namer) *TokenFailure {
 	code := TokenReason(err)
 	r, _ := agentcore.Lookup(code)
-	if !strings.Contains(r.Fix, "{") {
+	var re *jwtcheck.RuleError
+	rule := errors.As(err, &re)
+	var te *tokencache.TokenError
+	refused := errors.As(err, &te) && te.Code != "" && code != agentcore.ReasonTokenEndpoint
+	if !strings.Contains(r.Fix, "{") && !refused && !(rule && re.Fix == "") {
 		return &TokenFailure{Code: code, Err: err}
 	}
 	f := &TokenFailure{Code: code, Fix: agentcore.Render(r.Fix, names), Err: err}
-	var re *jwtcheck.RuleError
-	if errors.As(err, &re) {
+	if rule {
 		f.problem = strings.Replace(err.Error(), re.Error(), "jwtcheck: "+re.Problem, 1)
 	}
 	return f

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
+	"github.com/agentcore-proxy/agentcore-proxy/discovery"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/statuspage"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
@@ -43,14 +44,14 @@ type Found struct {
 	// From is the URL discovery started from.
 	From string
 	// Discovery is the issuer, token endpoint and key set found.
-	Discovery *tokencache.Discovery
+	Discovery *discovery.Discovery
 	// Resource is the protected resource metadata's resource (zero-config
 	// only).
 	Resource string
 	// MetadataURL is where the authorization server metadata came from.
 	MetadataURL string
 	// Hops are the requests made, in order.
-	Hops []tokencache.Hop
+	Hops []discovery.Hop
 }
 
 // HopLines formats the hops one per line for logs, doctor and status.
@@ -102,18 +103,18 @@ func (a *AuthSetup) recall(key string) *Found {
 // (an OpenID Connect or RFC 8414 metadata URL, or an issuer), from its
 // upstream's 401 when neither a discovery URL nor a token URL is given, or
 // nothing with only a token URL.
-func (a *AuthSetup) discover(ctx context.Context, r config.Resolved) (*tokencache.Discovery, error) {
+func (a *AuthSetup) discover(ctx context.Context, r config.Resolved) (*discovery.Discovery, error) {
 	ra := r.Auth
 	if ra == nil {
-		return &tokencache.Discovery{}, nil
+		return &discovery.Discovery{}, nil
 	}
 	var key string
 	switch {
 	case ra.DiscoveryURL != "":
 		key = SourceDiscoveryURL + "\x00" + ra.DiscoveryURL
 	case ra.TokenURL != "":
-		a.remember(r, "", &Found{Source: SourceTokenURL, From: ra.TokenURL, Discovery: &tokencache.Discovery{}})
-		return &tokencache.Discovery{}, nil
+		a.remember(r, "", &Found{Source: SourceTokenURL, From: ra.TokenURL, Discovery: &discovery.Discovery{}})
+		return &discovery.Discovery{}, nil
 	default:
 		key = SourceUpstream + "\x00" + r.Upstream.String()
 	}
@@ -156,14 +157,14 @@ func (a *AuthSetup) discoverURL(ctx context.Context, r config.Resolved) (*Found,
 	// reads it: the document may lack token_endpoint (then the token URL
 	// setting gives it) and its issuer may differ from the URL's.
 	if strings.HasSuffix(ra.DiscoveryURL, "/.well-known/openid-configuration") {
-		d, err := tokencache.Discover(ctx, a.client, ra.DiscoveryURL)
+		d, err := discovery.Discover(ctx, a.client, ra.DiscoveryURL)
 		if err != nil {
 			return nil, fmt.Errorf("%s %q: %w (check the URL: https://cognito-idp.REGION.amazonaws.com/POOL_ID/.well-known/openid-configuration)", field, ra.DiscoveryURL, err)
 		}
 		return &Found{Source: SourceDiscoveryURL, From: ra.DiscoveryURL, Discovery: d, MetadataURL: ra.DiscoveryURL,
-			Hops: []tokencache.Hop{{Purpose: "server_metadata", URL: ra.DiscoveryURL, Status: 200}}}, nil
+			Hops: []discovery.Hop{{Purpose: "server_metadata", URL: ra.DiscoveryURL, Status: 200}}}, nil
 	}
-	as, err := tokencache.DiscoverAuthServer(ctx, a.client, ra.DiscoveryURL)
+	as, err := discovery.DiscoverAuthServer(ctx, a.client, ra.DiscoveryURL)
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: %w (give the OpenID Connect discovery URL, the RFC 8414 metadata URL or the issuer, e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID)",
 			field, ra.DiscoveryURL, err)
@@ -173,7 +174,7 @@ func (a *AuthSetup) discoverURL(ctx context.Context, r config.Resolved) (*Found,
 
 func (a *AuthSetup) discoverUpstream(ctx context.Context, r config.Resolved) (*Found, error) {
 	from := r.Upstream.String()
-	dr, err := tokencache.DiscoverResourceTrusting(ctx, a.client, from, nil, trustUpstreamAuthServer(r))
+	dr, err := discovery.DiscoverResourceTrusting(ctx, a.client, from, nil, trustUpstreamAuthServer(r))
 	if errors.Is(err, ErrUntrustedAuthServer) {
 		return nil, err
 	}
@@ -188,11 +189,12 @@ func (a *AuthSetup) discoverUpstream(ctx context.Context, r config.Resolved) (*F
 
 // tokenRequest fills in how route r's client authenticates and what its
 // token requests carry, from the route and what discovery found.
-func (a *AuthSetup) tokenRequest(cfg *tokencache.Config, r config.Resolved, d *tokencache.Discovery) {
+func (a *AuthSetup) tokenRequest(cfg *tokencache.Config, r config.Resolved, d *discovery.Discovery) {
 	ra := r.Auth
 	cfg.AuthStyle = ra.AuthStyle
 	if !ra.StyleGiven && ra.ClientKey == nil {
-		cfg.AuthStyle = d.AuthStyle()
+		// AuthMethod names only methods ParseAuthStyle knows.
+		cfg.AuthStyle, _ = tokencache.ParseAuthStyle(d.AuthMethod())
 	}
 	cfg.ClientKey = ra.ClientKey
 	switch ra.AssertionAud {

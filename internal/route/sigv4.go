@@ -14,7 +14,6 @@ import (
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
-	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
 
 // SigV4Route is a route's AWS signing: the transport that signs each
@@ -69,7 +68,7 @@ func (sr *SigV4Route) signerState(ctx context.Context) (fingerprint string, err 
 	if err != nil {
 		return "", err
 	}
-	return tokencache.Fingerprint(c.AccessKeyID), nil
+	return redact.Fingerprint(c.AccessKeyID), nil
 }
 
 // credentialsWait bounds how long readiness waits for credentials: the

@@ -7,9 +7,9 @@ import (
 	"strings"
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
+	"github.com/agentcore-proxy/agentcore-proxy/discovery"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/secureurl"
-	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
 
 // ErrUntrustedAuthServer is wrapped by every *UntrustedAuthServerError.
@@ -56,15 +56,15 @@ func (e *UntrustedAuthServerError) Error() string {
 func (e *UntrustedAuthServerError) Unwrap() error { return ErrUntrustedAuthServer }
 
 // trustUpstreamAuthServer returns route r's trust decision for zero-config
-// discovery (tokencache.DiscoverResourceTrusting), made before any request
+// discovery (discovery.DiscoverResourceTrusting), made before any request
 // to the authorization server the upstream names: with an issuer setting,
 // only that issuer; without, a runtime ARN route trusts what AgentCore names
 // (the metadata came from AWS over TLS, or from the endpoint the user gave),
 // and any other route only a server on the upstream's host (ports may
 // differ). A hostile upstream could otherwise name any server and receive
 // the client secret.
-func trustUpstreamAuthServer(r config.Resolved) func(*tokencache.Discovered) error {
-	return func(d *tokencache.Discovered) error {
+func trustUpstreamAuthServer(r config.Resolved) func(*discovery.Discovered) error {
+	return func(d *discovery.Discovered) error {
 		named := d.Resource.AuthorizationServers[0]
 		fail := &UntrustedAuthServerError{Route: r.Name, Upstream: r.Upstream, Named: named, Where: d.ResourceMetadataURL,
 			Issuer: r.Auth.Issuer, names: r.Names()}

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentcore-proxy/agentcore-proxy/discovery"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
-	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
 
 func TestTrustUpstreamAuthServer(t *testing.T) {
@@ -39,8 +39,8 @@ func TestTrustUpstreamAuthServer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := &tokencache.Discovered{ResourceMetadataURL: "https://prm.example/.well-known/oauth-protected-resource",
-				Resource: tokencache.ResourceMetadata{AuthorizationServers: []string{tt.named}}}
+			d := &discovery.Discovered{ResourceMetadataURL: "https://prm.example/.well-known/oauth-protected-resource",
+				Resource: discovery.ResourceMetadata{AuthorizationServers: []string{tt.named}}}
 			err = trustUpstreamAuthServer(routes[0])(d)
 			if tt.want {
 				if err != nil {

@@ -7,10 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/route"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/statuspage"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
-	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
 
 // maxFailures is how many recent failures the status page keeps.
@@ -87,7 +87,7 @@ func sessionFingerprint(id string) string {
 	if id == "" {
 		return ""
 	}
-	return tokencache.Fingerprint(id)
+	return redact.Fingerprint(id)
 }
 
 // logRequest writes one line per failure, and one per request at debug.

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/agentcore-proxy/agentcore-proxy/discovery"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -55,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	ctx, cancel := context.WithTimeout(ctx, 25*time.Second)
 	defer cancel()
 
-	d, err := tokencache.DiscoverResource(ctx, nil, serverURL, nil)
+	d, err := discovery.DiscoverResource(ctx, nil, serverURL, nil)
 	if err != nil {
 		return err
 	}

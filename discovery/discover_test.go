@@ -1,4 +1,4 @@
-package tokencache
+package discovery
 
 import (
 	"encoding/json"
@@ -330,34 +330,34 @@ func FuzzDecodeServerMetadata(f *testing.F) {
 	})
 }
 
-func TestAuthStyleFor(t *testing.T) {
+func TestAuthMethodFor(t *testing.T) {
 	tests := []struct {
 		name    string
 		methods []string
 		haveKey bool
-		want    AuthStyle
+		want    string
 		wantErr bool
 	}{
-		{name: "secret, nothing listed", want: AuthStyleBasic},
-		{name: "secret, both listed", methods: []string{"client_secret_post", "client_secret_basic"}, want: AuthStyleBasic},
-		{name: "secret, post only", methods: []string{"client_secret_post"}, want: AuthStylePost},
+		{name: "secret, nothing listed", want: MethodClientSecretBasic},
+		{name: "secret, both listed", methods: []string{"client_secret_post", "client_secret_basic"}, want: MethodClientSecretBasic},
+		{name: "secret, post only", methods: []string{"client_secret_post"}, want: MethodClientSecretPost},
 		{name: "secret, jwt only", methods: []string{"private_key_jwt"}, wantErr: true},
-		{name: "key, jwt listed", methods: []string{"client_secret_basic", "private_key_jwt"}, haveKey: true, want: AuthStylePrivateKeyJWT},
-		{name: "key, nothing listed", haveKey: true, want: AuthStylePrivateKeyJWT},
-		{name: "key, Cognito", methods: []string{"client_secret_basic", "client_secret_post"}, haveKey: true, wantErr: true},
+		{name: "key, jwt listed", methods: []string{"client_secret_basic", "private_key_jwt"}, haveKey: true, want: MethodPrivateKeyJWT},
+		{name: "key, nothing listed", haveKey: true, want: MethodPrivateKeyJWT},
+		{name: "key, secrets only", methods: []string{"client_secret_basic", "client_secret_post"}, haveKey: true, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := &ServerMetadata{Issuer: "https://as.example", TokenEndpointAuthMethods: tt.methods}
-			got, err := m.AuthStyleFor(tt.haveKey)
+			got, err := m.AuthMethodFor(tt.haveKey)
 			if tt.wantErr {
 				if !errors.Is(err, ErrAuthMethod) || !strings.Contains(err.Error(), "https://as.example supports") {
-					t.Errorf("AuthStyleFor(%v) with %v = %v, %v, want ErrAuthMethod naming the methods", tt.haveKey, tt.methods, got, err)
+					t.Errorf("AuthMethodFor(%v) with %v = %q, %v, want ErrAuthMethod naming the methods", tt.haveKey, tt.methods, got, err)
 				}
 				return
 			}
 			if err != nil || got != tt.want {
-				t.Errorf("AuthStyleFor(%v) with %v = %v, %v, want %v", tt.haveKey, tt.methods, got, err, tt.want)
+				t.Errorf("AuthMethodFor(%v) with %v = %q, %v, want %q", tt.haveKey, tt.methods, got, err, tt.want)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package tokencache
+package discovery
 
 import (
 	"errors"
@@ -9,8 +9,13 @@ import (
 )
 
 // ErrChallenge wraps every error from [ParseChallenges]: the header does not
-// follow RFC 9110 §11.6.1.
-var ErrChallenge = errors.New("tokencache: malformed WWW-Authenticate header")
+// follow RFC 9110 §11.6.1, or is longer than [MaxChallengeHeader].
+var ErrChallenge = errors.New("discovery: malformed WWW-Authenticate header")
+
+// MaxChallengeHeader is the longest WWW-Authenticate value [ParseChallenges]
+// reads. Real challenges are a few hundred bytes (AgentCore's, with its
+// escaped runtime ARN, about 250).
+const MaxChallengeHeader = 16 << 10
 
 // Challenge is one authentication challenge of a WWW-Authenticate header
 // (RFC 9110 §11.6.1), such as
@@ -75,11 +80,12 @@ type BearerChallenge struct {
 }
 
 // ParseBearerChallenge finds the Bearer challenge among the values of one
-// or more WWW-Authenticate headers (resp.Header.Values("WWW-Authenticate")).
-// It reports false if no value holds a well-formed Bearer challenge with
-// parameters or none (RFC 6750 §3 has no token68 form);
-// malformed values are skipped, so that one bad challenge from a
-// middlebox does not hide a good one.
+// or more WWW-Authenticate headers (resp.Header.Values("WWW-Authenticate")):
+// the first well-formed challenge with scheme Bearer (any case) and
+// parameters or none (RFC 6750 §3 has no token68 form). It reports false if
+// there is none. Malformed challenges are skipped as [ParseChallenges]
+// skips them, so that one bad challenge from a middlebox does not hide a
+// good one.
 func ParseBearerChallenge(values []string) (BearerChallenge, bool) {
 	for _, v := range values {
 		cs, _ := ParseChallenges(v)
@@ -102,37 +108,104 @@ func ParseBearerChallenge(values []string) (BearerChallenge, bool) {
 // ParseChallenges parses the value of one WWW-Authenticate header into its
 // challenges (RFC 9110 §11.6.1): a comma-separated list of an auth scheme
 // followed by a token68 or by comma-separated name=value parameters whose
-// values are tokens or quoted strings. Parameter names are lower-cased. A
-// parameter repeated within one challenge is an error, since the two values
-// could be read either way. On error, ParseChallenges returns the challenges
-// that were complete before the fault, and an error wrapping
-// [ErrChallenge] that says where it is.
+// values are tokens or quoted strings. Parameter names are lower-cased;
+// schemes keep their case.
+//
+// It is the one parser of challenges in agentcore-proxy, and it is lenient
+// per challenge, strict within one: a challenge with a fault (a quoted
+// string not closed, a control character, a missing comma, a parameter
+// without value, a parameter repeated, which could be read either way) is
+// skipped whole, and parsing resumes at the next list element that starts
+// a challenge (an auth scheme not followed by "="), so that one bad
+// challenge never hides the others. ParseChallenges returns every
+// well-formed challenge, in order, and an error wrapping [ErrChallenge] for
+// each one skipped, saying where. A value longer than [MaxChallengeHeader]
+// is not read at all: nil and an error.
 func ParseChallenges(header string) ([]Challenge, error) {
+	if len(header) > MaxChallengeHeader {
+		return nil, fmt.Errorf("%w: %d bytes, longer than %d", ErrChallenge, len(header), MaxChallengeHeader)
+	}
 	p := challengeParser{s: header}
 	var out []Challenge
+	var errs []error
 	for {
 		p.skipListSeparators()
 		if p.done() {
-			return out, nil
+			break
 		}
 		c, err := p.challenge()
 		if err != nil {
-			return out, err
+			errs = append(errs, err)
+			p.resync()
+			continue
 		}
 		out = append(out, c)
 	}
+	const maxErrs = 4
+	if len(errs) > maxErrs {
+		errs = append(errs[:maxErrs], fmt.Errorf("%w: %d more malformed challenges", ErrChallenge, len(errs)-maxErrs))
+	}
+	return out, errors.Join(errs...)
 }
 
 // challengeParser walks one header value.
 type challengeParser struct {
 	s string
 	i int
+	// inQuote is set when a fault is found inside a quoted string, so that
+	// resync skips the rest of that string.
+	inQuote bool
 }
 
 func (p *challengeParser) done() bool { return p.i >= len(p.s) }
 
 func (p *challengeParser) fail(format string, args ...any) error {
 	return fmt.Errorf("%w: at byte %d: "+format, append([]any{ErrChallenge, p.i}, args...)...)
+}
+
+// resync moves past a malformed challenge to where the next one starts: a
+// comma outside quoted strings, list separators, then an auth scheme. At
+// the end of the header it stops there.
+func (p *challengeParser) resync() {
+	quoted := p.inQuote
+	p.inQuote = false
+	for !p.done() {
+		ch := p.s[p.i]
+		switch {
+		case quoted && ch == '\\':
+			p.i += 2
+			continue
+		case ch == '"':
+			quoted = !quoted
+		case ch == ',' && !quoted:
+			p.skipListSeparators()
+			if p.done() || p.atScheme() {
+				return
+			}
+			continue
+		}
+		p.i++
+	}
+	p.i = len(p.s)
+}
+
+// atScheme reports whether an auth scheme starts here: a token followed
+// by the end, a comma, or whitespace and then no "=" (which would make it
+// a parameter name).
+func (p *challengeParser) atScheme() bool {
+	save := p.i
+	defer func() { p.i = save }()
+	if p.token() == "" {
+		return false
+	}
+	if p.done() || p.s[p.i] == ',' {
+		return true
+	}
+	if p.s[p.i] != ' ' && p.s[p.i] != '\t' {
+		return false
+	}
+	p.skipWS()
+	return p.done() || p.s[p.i] != '='
 }
 
 // skipWS skips optional whitespace (OWS: spaces and tabs).
@@ -278,9 +351,11 @@ func (p *challengeParser) param() (name, value string, err error) {
 			p.i++
 			ch = p.s[p.i]
 			if !isQuotedPairChar(ch) {
+				p.inQuote = true
 				return "", "", p.fail("parameter %q: control character 0x%02x in a quoted pair", name, ch)
 			}
 		case !isQDText(ch):
+			p.inQuote = true
 			return "", "", p.fail("parameter %q: control character 0x%02x in a quoted string", name, ch)
 		}
 		b.WriteByte(ch)

@@ -1,4 +1,4 @@
-package tokencache
+package discovery
 
 import (
 	"errors"
@@ -102,31 +102,20 @@ func TestDiscoverBadURL(t *testing.T) {
 	}
 }
 
-func TestDiscoveryAuthStyle(t *testing.T) {
+func TestDiscoveryAuthMethod(t *testing.T) {
 	tests := []struct {
 		methods []string
-		want    AuthStyle
+		want    string
 	}{
-		{methods: nil, want: AuthStyleBasic},
-		{methods: []string{"client_secret_basic", "client_secret_post"}, want: AuthStyleBasic},
-		{methods: []string{"client_secret_post"}, want: AuthStylePost},
-		{methods: []string{"private_key_jwt"}, want: AuthStyleBasic},
+		{methods: nil, want: MethodClientSecretBasic},
+		{methods: []string{"client_secret_basic", "client_secret_post"}, want: MethodClientSecretBasic},
+		{methods: []string{"client_secret_post"}, want: MethodClientSecretPost},
+		{methods: []string{"private_key_jwt"}, want: MethodClientSecretBasic},
 	}
 	for _, tt := range tests {
 		d := &Discovery{TokenEndpointAuthMethods: tt.methods}
-		if got := d.AuthStyle(); got != tt.want {
-			t.Errorf("Discovery{TokenEndpointAuthMethods: %q}.AuthStyle() = %v, want %v", tt.methods, got, tt.want)
+		if got := d.AuthMethod(); got != tt.want {
+			t.Errorf("Discovery{TokenEndpointAuthMethods: %q}.AuthMethod() = %v, want %v", tt.methods, got, tt.want)
 		}
-	}
-}
-
-func TestParseAuthStyle(t *testing.T) {
-	for _, s := range []AuthStyle{AuthStyleBasic, AuthStylePost} {
-		if got, err := ParseAuthStyle(s.String()); err != nil || got != s {
-			t.Errorf("ParseAuthStyle(%q) = %v, %v; want %v, nil", s.String(), got, err, s)
-		}
-	}
-	if _, err := ParseAuthStyle("basic"); err == nil {
-		t.Errorf("ParseAuthStyle(%q) = nil error, want an error", "basic")
 	}
 }

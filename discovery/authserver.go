@@ -1,4 +1,4 @@
-package tokencache
+package discovery
 
 import (
 	"context"
@@ -112,7 +112,7 @@ func DiscoverAuthServer(ctx context.Context, client *http.Client, location strin
 			m, err := DecodeServerMetadata(body)
 			switch {
 			case err != nil:
-				hop.Problem = strings.TrimPrefix(err.Error(), "tokencache: ")
+				hop.Problem = strings.TrimPrefix(err.Error(), "discovery: ")
 			case !sameIssuer(m.Issuer, issuer):
 				hop.Problem = fmt.Sprintf("issuer %q does not match %q (RFC 8414 §3.3)", m.Issuer, issuer)
 			default:
@@ -148,30 +148,38 @@ func (m *ServerMetadata) Discovery() *Discovery {
 	}
 }
 
+// Client authentication methods of a token endpoint (RFC 8414 §2, OpenID
+// Connect Core §9), as listed in token_endpoint_auth_methods_supported.
+const (
+	MethodClientSecretBasic = "client_secret_basic"
+	MethodClientSecretPost  = "client_secret_post"
+	MethodPrivateKeyJWT     = "private_key_jwt"
+)
+
 // ErrAuthMethod means the token endpoint supports none of the client
 // authentication methods the client can use.
-var ErrAuthMethod = errors.New("tokencache: no common client authentication method")
+var ErrAuthMethod = errors.New("discovery: no common client authentication method")
 
-// AuthStyleFor picks the client authentication style for a client that
-// has a private key (haveKey) or a secret: private_key_jwt for a key;
-// for a secret client_secret_basic if listed or if the list is empty
-// (RFC 8414 §2's default), else client_secret_post if listed. When the
+// AuthMethodFor picks the client authentication method for a client that
+// has a private key (haveKey) or a secret: [MethodPrivateKeyJWT] for a key;
+// for a secret [MethodClientSecretBasic] if listed or if the list is empty
+// (RFC 8414 §2's default), else [MethodClientSecretPost] if listed. When the
 // server lists methods and none fits, the error wraps [ErrAuthMethod] and
 // names the methods it supports.
-func (m *ServerMetadata) AuthStyleFor(haveKey bool) (AuthStyle, error) {
+func (m *ServerMetadata) AuthMethodFor(haveKey bool) (string, error) {
 	methods := m.TokenEndpointAuthMethods
 	switch {
-	case haveKey && (len(methods) == 0 || slices.Contains(methods, "private_key_jwt")):
-		return AuthStylePrivateKeyJWT, nil
+	case haveKey && (len(methods) == 0 || slices.Contains(methods, MethodPrivateKeyJWT)):
+		return MethodPrivateKeyJWT, nil
 	case haveKey:
-	case len(methods) == 0 || slices.Contains(methods, "client_secret_basic"):
-		return AuthStyleBasic, nil
-	case slices.Contains(methods, "client_secret_post"):
-		return AuthStylePost, nil
+	case len(methods) == 0 || slices.Contains(methods, MethodClientSecretBasic):
+		return MethodClientSecretBasic, nil
+	case slices.Contains(methods, MethodClientSecretPost):
+		return MethodClientSecretPost, nil
 	}
 	have := "a client secret"
 	if haveKey {
 		have = "a private key (private_key_jwt)"
 	}
-	return 0, fmt.Errorf("%w: the client has %s; the token endpoint of %s supports %v", ErrAuthMethod, have, m.Issuer, methods)
+	return "", fmt.Errorf("%w: the client has %s; the token endpoint of %s supports %v", ErrAuthMethod, have, m.Issuer, methods)
 }

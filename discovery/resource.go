@@ -1,4 +1,4 @@
-package tokencache
+package discovery
 
 import (
 	"context"
@@ -162,7 +162,7 @@ func DiscoverResourceTrusting(ctx context.Context, client *http.Client, resource
 			m, err := DecodeResourceMetadata(body)
 			switch {
 			case err != nil:
-				hop.Problem = strings.TrimPrefix(err.Error(), "tokencache: ")
+				hop.Problem = strings.TrimPrefix(err.Error(), "discovery: ")
 			case !ResourceMatches(m.Resource, resourceURL):
 				hop.Problem = fmt.Sprintf("resource %q does not name %s (RFC 9728 §3.3)", m.Resource, resourceURL)
 			case len(m.AuthorizationServers) == 0:

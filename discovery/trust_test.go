@@ -1,7 +1,6 @@
-package tokencache
+package discovery
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -54,48 +53,6 @@ func (r *recorder) requests() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.seen...)
-}
-
-// TestTokenRequestFollowsNoRedirect: a token endpoint answering 307 to
-// plain http on another host gets an error naming the Location (without
-// its query), is not retried, and the other host receives nothing.
-func TestTokenRequestFollowsNoRedirect(t *testing.T) {
-	other := newRecorder(t)
-	for _, style := range []AuthStyle{AuthStyleBasic, AuthStylePost} {
-		t.Run(style.String(), func(t *testing.T) {
-			var n int
-			var mu sync.Mutex
-			idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				mu.Lock()
-				n++
-				mu.Unlock()
-				http.Redirect(w, r, other.srv.URL+"/steal?client_secret="+testSecret, http.StatusTemporaryRedirect)
-			}))
-			defer idp.Close()
-			ctx, cancel := context.WithCancel(t.Context())
-			defer cancel()
-			c, err := New(ctx, Config{TokenURL: idp.URL + "/oauth2/token", ClientID: testClientID, ClientSecret: testSecret, AuthStyle: style})
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = c.Token(t.Context())
-			want := "with Location " + other.srv.URL + "/steal?…"
-			if !errors.Is(err, ErrTokenRedirect) || !errors.Is(err, ErrTokenEndpoint) || !strings.Contains(err.Error(), want) {
-				t.Fatalf("Token() = %v, want ErrTokenRedirect naming %q", err, want)
-			}
-			if strings.Contains(err.Error(), testSecret) {
-				t.Errorf("Token() error %q holds the secret", err)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if n != 1 {
-				t.Errorf("the token endpoint got %d requests, want 1 (a redirect is not retried)", n)
-			}
-		})
-	}
-	if got := other.requests(); len(got) != 0 {
-		t.Errorf("the redirect's target received %q, want nothing", got)
-	}
 }
 
 // TestDiscoveredURLsMustBeSecure: plain-http URLs off loopback in metadata

@@ -1,4 +1,4 @@
-package tokencache_test
+package discovery_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 
-	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
+	"github.com/agentcore-proxy/agentcore-proxy/discovery"
 )
 
 // ExampleDiscoverResource finds the token endpoint of an MCP server that
@@ -29,7 +29,7 @@ func ExampleDiscoverResource() {
 			srv.URL+"/as", srv.URL+"/as/token")
 	})
 
-	d, err := tokencache.DiscoverResource(context.Background(), nil, srv.URL+"/mcp", nil)
+	d, err := discovery.DiscoverResource(context.Background(), nil, srv.URL+"/mcp", nil)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -45,4 +45,16 @@ func ExampleDiscoverResource() {
 	// server_metadata /.well-known/oauth-authorization-server/as 200
 	// token endpoint: /as/token
 	// auth methods: [private_key_jwt]
+}
+
+// ExampleParseBearerChallenge reads the step-up challenge of an MCP server
+// (MCP 2025-11-25) behind a middlebox that added a malformed challenge of
+// its own: that one is skipped, the Bearer challenge is read.
+func ExampleParseBearerChallenge() {
+	header := http.Header{}
+	header.Add("WWW-Authenticate", "Gateway realm=\"edge\x01\", Bearer error=\"insufficient_scope\", scope=\"mcp:read mcp:write\"")
+	ch, ok := discovery.ParseBearerChallenge(header.Values("WWW-Authenticate"))
+	fmt.Println(ok, ch.Error, ch.Scope)
+	// Output:
+	// true insufficient_scope [mcp:read mcp:write]
 }

@@ -1,4 +1,4 @@
-package tokencache
+package discovery
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 
 // ErrMetadata wraps every error from [DecodeResourceMetadata] and
 // [DecodeServerMetadata]: the document is not usable.
-var ErrMetadata = errors.New("tokencache: unusable metadata document")
+var ErrMetadata = errors.New("discovery: unusable metadata document")
 
 // ResourceMetadata is the part of an OAuth 2.0 protected resource metadata
 // document (RFC 9728 §2) a client needs.
@@ -162,7 +162,7 @@ type DiscoveryError struct {
 func (e *DiscoveryError) Error() string {
 	var b strings.Builder
 	// Not ErrDiscovery's text, which speaks of OpenID Connect only.
-	b.WriteString("tokencache: OAuth discovery failed: " + e.Problem)
+	b.WriteString("discovery: OAuth discovery failed: " + e.Problem)
 	if len(e.Hops) > 0 {
 		b.WriteString("; tried ")
 		for i, h := range e.Hops {

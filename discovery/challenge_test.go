@@ -1,9 +1,10 @@
-package tokencache
+package discovery
 
 import (
 	"errors"
 	"maps"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -52,6 +53,15 @@ func TestParseChallenges(t *testing.T) {
 		{name: "control character", header: "Bearer realm=\"a\x01\"", wantErr: true},
 		{name: "starts with =", header: `=x`, wantErr: true},
 		{name: "good then bad keeps the good", header: `Basic realm="r", Bearer x="`, want: []Challenge{{Scheme: "Basic", Params: map[string]string{"realm": "r"}}}, wantErr: true},
+		{name: "bad then good keeps the good", header: "DPoP algs=\"ES256\x01, x\", Bearer error=\"insufficient_scope\", scope=\"a b\"",
+			want: []Challenge{{Scheme: "Bearer", Params: map[string]string{"error": "insufficient_scope", "scope": "a b"}}}, wantErr: true},
+		{name: "a repeated parameter skips that challenge only", header: `Bearer scope="a", scope="b", Basic realm="r"`,
+			want: []Challenge{{Scheme: "Basic", Params: map[string]string{"realm": "r"}}}, wantErr: true},
+		{name: "no comma: skipped up to the next scheme", header: `Bearer a="1" b="2", c="3", Negotiate abc==`,
+			want: []Challenge{{Scheme: "Negotiate", Token68: "abc=="}}, wantErr: true},
+		{name: "a comma inside the bad challenge's quoted string", header: "Basic realm=\"x\x01, Bearer z\", Bearer realm=\"ok\"",
+			want: []Challenge{{Scheme: "Bearer", Params: map[string]string{"realm": "ok"}}}, wantErr: true},
+		{name: "too long", header: `Bearer realm="` + strings.Repeat("x", MaxChallengeHeader) + `"`, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,16 +109,14 @@ func FuzzParseChallenges(f *testing.F) {
 		`Basic realm="x", Bearer, Negotiate abc==`,
 		`Bearer realm = x ,, charset=utf-8`,
 		"Bearer realm=\"\x80\xff\"",
+		"DPoP algs=\"ES256\x01, x\", Bearer error=\"insufficient_scope\", scope=\"a b\"",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, header string) {
 		got, err := ParseChallenges(header)
-		if err != nil {
-			if !errors.Is(err, ErrChallenge) {
-				t.Fatalf("ParseChallenges(%q) error %v does not wrap ErrChallenge", header, err)
-			}
-			return
+		if err != nil && !errors.Is(err, ErrChallenge) {
+			t.Fatalf("ParseChallenges(%q) error %v does not wrap ErrChallenge", header, err)
 		}
 		for _, c := range got {
 			if c.Scheme == "" {
@@ -129,6 +137,15 @@ func FuzzParseChallenges(f *testing.F) {
 				!maps.Equal(again[0].Params, c.Params) {
 				t.Fatalf("ParseChallenges(%q) = %#v, error %v: the round trip of %q differs", c.String(), again, err, header)
 			}
+		}
+		if err != nil || len(header) > MaxChallengeHeader-64 {
+			return
+		}
+		// A malformed challenge in front hides nothing of a good header.
+		bad := "Broken realm=\"a\x01, Bearer b\", "
+		after, err := ParseChallenges(bad + header)
+		if !errors.Is(err, ErrChallenge) || !reflect.DeepEqual(after, got) {
+			t.Fatalf("ParseChallenges(%q) = %#v, %v; want %#v after the skipped challenge", bad+header, after, err, got)
 		}
 	})
 }

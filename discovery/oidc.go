@@ -1,4 +1,4 @@
-package tokencache
+package discovery
 
 import (
 	"context"
@@ -11,13 +11,14 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/secureurl"
 )
 
 // ErrDiscovery wraps every error from [Discover]. The message goes on to say
 // what failed: the URL, the connection, the HTTP status or the document.
-var ErrDiscovery = errors.New("tokencache: OpenID Connect discovery failed")
+var ErrDiscovery = errors.New("discovery: OpenID Connect discovery failed")
 
 // maxDiscoveryBody bounds how much of a discovery document is read.
 const maxDiscoveryBody = 1 << 20
@@ -36,15 +37,17 @@ type Discovery struct {
 	TokenEndpointAuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 }
 
-// AuthStyle returns the client authentication style to use with the token
-// endpoint: Basic if the document lists it or lists nothing (OpenID Connect's
-// default), Post if it lists client_secret_post but not client_secret_basic.
-func (d *Discovery) AuthStyle() AuthStyle {
-	if !slices.Contains(d.TokenEndpointAuthMethods, "client_secret_basic") &&
-		slices.Contains(d.TokenEndpointAuthMethods, "client_secret_post") {
-		return AuthStylePost
+// AuthMethod returns the client authentication method for a client with a
+// secret: [MethodClientSecretBasic] if the document lists it or lists
+// nothing (OpenID Connect's default), [MethodClientSecretPost] if it lists
+// that but not client_secret_basic. A list with neither also gives
+// client_secret_basic: the token endpoint's answer then says what is wrong.
+func (d *Discovery) AuthMethod() string {
+	if !slices.Contains(d.TokenEndpointAuthMethods, MethodClientSecretBasic) &&
+		slices.Contains(d.TokenEndpointAuthMethods, MethodClientSecretPost) {
+		return MethodClientSecretPost
 	}
-	return AuthStyleBasic
+	return MethodClientSecretBasic
 }
 
 // Discover fetches and validates the OpenID Connect discovery document at
@@ -59,7 +62,7 @@ func Discover(ctx context.Context, client *http.Client, discoveryURL string) (*D
 		return fmt.Errorf("%w: %s: "+format, append([]any{ErrDiscovery, discoveryURL}, args...)...)
 	}
 	if !isAbsoluteHTTP(discoveryURL) {
-		return nil, fmt.Errorf("%w: %q is not an absolute http(s) URL (want https://cognito-idp.REGION.amazonaws.com/POOL_ID/.well-known/openid-configuration)",
+		return nil, fmt.Errorf("%w: %q is not an absolute http(s) URL (want the issuer's .well-known/openid-configuration URL)",
 			ErrDiscovery, discoveryURL)
 	}
 	if _, err := secureurl.Check(discoveryURL); err != nil {
@@ -140,6 +143,15 @@ func discoveryClient(client *http.Client) *http.Client {
 		client = defaultClient()
 	}
 	return secureurl.WithRedirects(client, secureurl.SameHostGET)
+}
+
+// defaultClient returns an HTTP client with a timeout on a clone of the
+// default transport, so that a stuck server cannot stall discovery.
+func defaultClient() *http.Client {
+	return &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: http.DefaultTransport.(*http.Transport).Clone(),
+	}
 }
 
 // isAbsoluteHTTP reports whether s is an absolute http or https URL with a host.
