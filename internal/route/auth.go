@@ -41,6 +41,10 @@ type AuthOptions struct {
 	// AWSCredentials, if set, sign SigV4 routes instead of the default AWS
 	// credential chain (the demo's in-process key).
 	AWSCredentials aws.CredentialsProvider
+	// AWSEndpoint, if set, is where AWS API calls of secretless routes
+	// (STS) go instead of the SDK's endpoint resolution: the demo's fake
+	// AWS host.
+	AWSEndpoint string
 	// Redactor receives the client secrets, tokens, keys and AWS
 	// credentials of the routes; nil: one of the AuthSetup's own.
 	Redactor *redact.Redactor
@@ -138,7 +142,7 @@ func (a *AuthSetup) Checker(life context.Context, r config.Resolved, d *tokencac
 	if d.Issuer == "" || d.JWKSURI == "" {
 		return nil, nil // no key set: opaque tokens, not checked locally
 	}
-	if len(r.Rules.AllowedClients)+len(r.Rules.AllowedAudience)+len(r.Rules.AllowedScopes)+len(r.Rules.CustomClaims) == 0 && r.Auth.ClientID != "" {
+	if len(r.Rules.AllowedClients)+len(r.Rules.AllowedAudience)+len(r.Rules.AllowedScopes)+len(r.Rules.CustomClaims) == 0 && r.Auth != nil && r.Auth.ClientID != "" {
 		r.Rules.AllowedClients = []string{r.Auth.ClientID} // a client id read from SSM
 	}
 	cfg := jwtcheck.Config{Issuer: d.Issuer, JWKSURI: d.JWKSURI, Rules: r.Rules, Logger: a.opts.Logger.With("route", r.Name), HTTPClient: a.client}
@@ -409,6 +413,9 @@ var tokenReasons = []struct {
 
 // TokenReason returns the reason code of a failure to obtain a token.
 func TokenReason(err error) string {
+	if code := awsJWTReason(err); code != "" {
+		return code
+	}
 	for _, r := range tokenReasons {
 		if errors.Is(err, r.err) {
 			return r.code
@@ -423,6 +430,10 @@ func TokenReason(err error) string {
 func ExplainTokenFailure(err error, names agentcore.Namer) *TokenFailure {
 	code := TokenReason(err)
 	r, _ := agentcore.Lookup(code)
+	if awsJWTReason(err) != "" {
+		// The AWS SDK's message says what failed, not what to do.
+		return &TokenFailure{Code: code, Fix: agentcore.Render(r.Fix, names), Err: err}
+	}
 	if !strings.Contains(r.Fix, "{") {
 		return &TokenFailure{Code: code, Err: err}
 	}

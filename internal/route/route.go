@@ -70,6 +70,8 @@ type Route struct {
 	Tokens proxy.TokenSource
 	// SigV4 is set for a route signed with AWS SigV4.
 	SigV4 *SigV4Route
+	// WebIdentity is set for a secretless route (STS web identity tokens).
+	WebIdentity *WebIdentity
 }
 
 // Build builds route r: its token machinery (from deps.Auth), its SigV4
@@ -87,6 +89,14 @@ func Build(ctx, life context.Context, r config.Resolved, deps Deps) (*Route, err
 			return nil, err
 		}
 		rt.Auth, rt.Tokens = ra, deps.Auth.Tokens(r, ra)
+	}
+	if r.AWSJWT != nil {
+		ra, wi, err := deps.Auth.AWSJWT(ctx, life, r)
+		if err != nil {
+			return nil, err
+		}
+		// No step-up: STS tokens carry no scopes to ask more of.
+		rt.Auth, rt.WebIdentity, rt.Tokens = ra, wi, NewTokenSource(ra.Cache, r.Names())
 	}
 	transport := deps.Upstream
 	if r.SigV4 != nil {
