@@ -59,6 +59,9 @@ type commonFlags struct {
 
 	// awsCredentials, if set, sign SigV4 routes (demo --auth sigv4).
 	awsCredentials aws.CredentialsProvider
+	// awsEndpoint, if set, is where secretless routes call STS (demo --auth
+	// aws-jwt).
+	awsEndpoint string
 	// red is the process's Redactor, set by logger: the server registers
 	// its credentials with it, and the logs are cleaned with it.
 	red *redact.Redactor
@@ -147,6 +150,7 @@ func (c *commonFlags) serverOptions(logger *slog.Logger) server.Options {
 
 		DisableSessionRecovery: !c.sessionRecovery,
 		AWSCredentials:         c.awsCredentials,
+		AWSEndpoint:            c.awsEndpoint,
 		Redactor:               c.red,
 	}
 	if o.MaxRetries == 0 {

@@ -43,13 +43,13 @@ var RuntimeDiscoveryURL = func(r config.Resolved) string { return r.AWSJWT.Disco
 func (a *AuthSetup) WebIdentitySource(ctx context.Context, r config.Resolved) (*WebIdentity, error) {
 	j := r.AWSJWT
 	field := r.Names()(config.SettingAuth)
-	cfg, err := a.AWSConfig(ctx, j.Profile, j.Region)
-	if err != nil {
-		return nil, fmt.Errorf("%s aws-jwt (route %s): %w", field, r.Name, err)
-	}
-	if a.opts.AWSCredentials != nil {
-		cfg = cfg.Copy()
-		cfg.Credentials = a.withRedaction(a.opts.AWSCredentials)
+	// The demo's in-process key: neither the environment nor ~/.aws is read.
+	cfg := aws.Config{Region: j.Region, Credentials: a.withRedaction(a.opts.AWSCredentials)}
+	if cfg.Credentials == nil {
+		var err error
+		if cfg, err = a.AWSConfig(ctx, j.Profile, j.Region); err != nil {
+			return nil, fmt.Errorf("%s aws-jwt (route %s): %w", field, r.Name, err)
+		}
 	}
 	if a.opts.AWSEndpoint != "" {
 		cfg = cfg.Copy()
@@ -126,29 +126,40 @@ func (a *AuthSetup) AWSJWT(ctx, life context.Context, r config.Resolved) (*Route
 	if ra.Checker, err = a.ReadyChecker(life, r, d); err != nil {
 		return nil, nil, fmt.Errorf("route %s: the STS issuer's key set: %w", r.Name, err)
 	}
-	cfg := tokencache.Config{
-		Source: replayFirst(first, wi.Source.Token), SourceName: "sts:GetWebIdentityToken",
-		Logger: a.opts.Logger.With("route", r.Name), Redactor: a.opts.Redactor.NewSet(0),
-		Check: func(token string) error {
-			claims, err := ra.Checker.Check(token)
-			if err == nil {
-				summary := claims.Summary()
-				ra.claims.Store(&summary)
-			}
-			return err
-		},
+	check := func(token string) error {
+		claims, err := ra.Checker.Check(token)
+		if err == nil {
+			summary := claims.Summary()
+			ra.claims.Store(&summary)
+		}
+		return err
 	}
-	if a.opts.OnFetch != nil {
-		cfg.OnFetch = a.opts.OnFetch(r.Name)
-	}
-	if ra.Cache, err = a.newCache(life, r.Name, cfg); err != nil {
+	if ra.Cache, ra.cfg, err = a.webIdentityCache(life, r, wi, first, check); err != nil {
 		return nil, nil, err
 	}
-	ra.cfg = cfg
 	a.all = append(a.all, ra)
 	a.opts.Logger.Info("route sends AWS STS web identity tokens (no client secret)", "route", r.Name, "issuer", wi.Issuer,
 		"audience", r.AWSJWT.Audience, "algorithm", r.AWSJWT.Algorithm, "lifetime", r.AWSJWT.Duration, "access_key_fingerprint", wi.KeyFingerprint)
 	return ra, wi, nil
+}
+
+// WebIdentityCache starts a token cache over wi's source whose first token is first, unchecked
+// (doctor checks tokens itself). It lives as long as life.
+func (a *AuthSetup) WebIdentityCache(life context.Context, r config.Resolved, wi *WebIdentity, first *oauth2.Token) (*tokencache.Cache, error) {
+	c, _, err := a.webIdentityCache(life, r, wi, first, nil)
+	return c, err
+}
+
+func (a *AuthSetup) webIdentityCache(life context.Context, r config.Resolved, wi *WebIdentity, first *oauth2.Token, check func(string) error) (*tokencache.Cache, tokencache.Config, error) {
+	cfg := tokencache.Config{
+		Source: replayFirst(first, wi.Source.Token), SourceName: "sts:GetWebIdentityToken",
+		Logger: a.opts.Logger.With("route", r.Name), Redactor: a.opts.Redactor.NewSet(0), Check: check,
+	}
+	if a.opts.OnFetch != nil {
+		cfg.OnFetch = a.opts.OnFetch(r.Name)
+	}
+	c, err := a.newCache(life, r.Name, cfg)
+	return c, cfg, err
 }
 
 // replayFirst returns a token source that hands out first once, then calls next: the token fetched
