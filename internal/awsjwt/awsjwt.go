@@ -202,7 +202,13 @@ type FederationDisabledError struct {
 }
 
 func (e *FederationDisabledError) Error() string {
-	return "awsjwt: outbound identity federation is not enabled for this account: " + e.Err.Error()
+	msg := "awsjwt: outbound identity federation is not enabled for this account"
+	var ae smithy.APIError
+	if errors.As(e.Err, &ae) {
+		// The service's words without the SDK's request id.
+		return msg + " (STS " + ae.ErrorCode() + ")"
+	}
+	return msg + ": " + e.Err.Error()
 }
 func (e *FederationDisabledError) Unwrap() error { return e.Err }
 

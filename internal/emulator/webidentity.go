@@ -35,7 +35,6 @@ const (
 	webIdentityMaxTagKey      = 128
 	webIdentityMaxTagValue    = 256
 	webIdentityClaimNamespace = "https://sts.amazonaws.com/"
-	webIdentityIssuerID       = "e7a1c0de-0000-4000-8000-emul8t0r0001"
 )
 
 // webIdentityKeys are the issuer's two signing keys, one per algorithm GetWebIdentityToken offers.
@@ -69,7 +68,10 @@ func (a *AWS) keys() (*webIdentityKeys, error) {
 // WebIdentityIssuer returns the issuer of the tokens GetWebIdentityToken issues, as
 // GetOutboundWebIdentityFederationInfo would; its discovery document is at
 // WebIdentityIssuer()+"/.well-known/openid-configuration".
-func (a *AWS) WebIdentityIssuer() string { return a.url + "/tokens/" + webIdentityIssuerID }
+func (a *AWS) WebIdentityIssuer() string { return a.url + a.issuerPath() }
+
+// issuerPath is the issuer's path on the AWS host: one per account, as AWS has one issuer per account.
+func (a *AWS) issuerPath() string { return "/tokens/emul8t0r-" + a.cfg.AccountID }
 
 // SetOutboundFederation enables or disables IAM outbound identity federation for the account:
 // disabled, GetWebIdentityToken answers OutboundWebIdentityFederationDisabledException.
@@ -105,8 +107,7 @@ func (a *AWS) WebIdentityTrust() (*TrustedIssuer, error) {
 // serveIssuer answers the issuer's unauthenticated OpenID discovery and JWKS; ok is false for any
 // other path.
 func (a *AWS) serveIssuer(w http.ResponseWriter, r *http.Request) (ok bool) {
-	prefix := "/tokens/" + webIdentityIssuerID
-	rest, found := strings.CutPrefix(r.URL.Path, prefix)
+	rest, found := strings.CutPrefix(r.URL.Path, a.issuerPath())
 	if !found || r.Method != http.MethodGet {
 		return false
 	}
