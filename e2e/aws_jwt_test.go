@@ -175,3 +175,25 @@ func TestDemoAWSJWT(t *testing.T) {
 		t.Errorf("multiply_numbers(6, 7) = %q, want 42", got)
 	}
 }
+
+// TestAWSJWTTokenCommand: token prints a fresh STS web identity token for a secretless route, and
+// --decode shows its claims and the check against the STS issuer's key set.
+func TestAWSJWTTokenCommand(t *testing.T) {
+	_, emu := startSecretless(t)
+	stdout, _, err := runCmd(t, nil, awsJWTFlags("token", emu)...)
+	if err != nil || !tokenRe.MatchString(stdout) {
+		t.Fatalf("token = %q, %v; want a JWT", stdout, err)
+	}
+	stdout, _, err = runCmd(t, nil, awsJWTFlags("token", emu, "--decode", "--aws-jwt-tag", "team=payments")...)
+	if err != nil {
+		t.Fatalf("token --decode: %v\n%s", err, stdout)
+	}
+	for _, w := range []string{`"sub": "arn:aws:iam::123456789012:role/agentcore-proxy"`, `"team": "payments"`, "check: ✓ passes the authorizer rules (allowedAudience [secretless-runtime])"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("token --decode output lacks %q:\n%s", w, stdout)
+		}
+	}
+	if tokenRe.MatchString(stdout) {
+		t.Errorf("token --decode printed the token itself")
+	}
+}

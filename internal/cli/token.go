@@ -44,7 +44,7 @@ func runToken(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	if r.Auth == nil {
+	if r.Auth == nil && r.AWSJWT == nil {
 		return fmt.Errorf("route %s has no auth: there is no token to print", r.Name)
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -56,6 +56,9 @@ func runToken(ctx context.Context, args []string, env Env) error {
 		auth.Wait()
 		auth.CloseIdleConnections()
 	}()
+	if r.AWSJWT != nil {
+		return printWebIdentityToken(ctx, life, env, auth, r, *decode)
+	}
 	d, err := auth.Discover(ctx, r)
 	if err != nil {
 		return err
@@ -73,6 +76,29 @@ func runToken(ctx context.Context, args []string, env Env) error {
 		return nil
 	}
 	return printDecoded(life, env, auth, r, d, token)
+}
+
+// printWebIdentityToken prints a fresh STS web identity token of a
+// secretless route, or decodes and checks it against the STS issuer's key
+// set.
+func printWebIdentityToken(ctx, life context.Context, env Env, auth *route.AuthSetup, r config.Resolved, decode bool) error {
+	wi, err := auth.WebIdentitySource(ctx, r)
+	if err != nil {
+		return err
+	}
+	tok, err := wi.Source.Token(ctx)
+	if err != nil {
+		return route.ExplainRouteTokenFailure(err, r)
+	}
+	if !decode {
+		fmt.Fprintln(env.Stdout, tok.AccessToken)
+		return nil
+	}
+	d, err := auth.WebIdentityIssuer(ctx, r, wi, tok.AccessToken)
+	if err != nil {
+		return err
+	}
+	return printDecoded(life, env, auth, r, d, tok.AccessToken)
 }
 
 // pickRoute returns the route named name, or the only route.
