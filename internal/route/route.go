@@ -171,6 +171,7 @@ func UpstreamContext(r config.Resolved) proxy.UpstreamContext {
 		uc.ClientID = r.Auth.ClientID
 	}
 	uc.SigV4 = r.SigV4 != nil
+	uc.WebIdentity = r.AWSJWT != nil
 	return uc
 }
 
