@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -195,5 +196,30 @@ func TestAWSJWTTokenCommand(t *testing.T) {
 	}
 	if tokenRe.MatchString(stdout) {
 		t.Errorf("token --decode printed the token itself")
+	}
+}
+
+// TestAWSJWTRuntimeRejectsAudience: a runtime whose allowedAudience lacks the token's audience
+// refuses it; the client's error says what the runtime's authorizer needs, naming --audience.
+func TestAWSJWTRuntimeRejectsAudience(t *testing.T) {
+	_, emu := startSecretless(t)
+	emu.SetAuthorizer(emulator.Authorizer{AllowedAudience: []string{"another-runtime"}})
+	p := startProxy(t, nil, awsJWTFlags("serve", emu)...)
+	waitReady(t, p)
+	req, _ := http.NewRequest(http.MethodPost, p.MCPURL(), strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body strings.Builder
+	if _, err := io.Copy(&body, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("X-Agentcore-Proxy-Diagnosis") != "claim_aud" ||
+		!strings.Contains(body.String(), "allowedAudience holding --audience") {
+		t.Errorf("initialize = %d (diagnosis %q) %s, want 401 claim_aud explaining the authorizer setup", resp.StatusCode, resp.Header.Get("X-Agentcore-Proxy-Diagnosis"), body.String())
 	}
 }
