@@ -3,6 +3,7 @@ package awsjwt_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -240,4 +241,37 @@ func unwrapAll(err error) []error {
 		return nil
 	}
 	return []error{err}
+}
+
+// hostRecorder fails every request after recording its host: nothing leaves the machine.
+type hostRecorder struct{ hosts []string }
+
+func (h *hostRecorder) Do(req *http.Request) (*http.Response, error) {
+	h.hosts = append(h.hosts, req.URL.Host)
+	return nil, errors.New("recorded, not sent")
+}
+
+// TestSourceRegionalEndpoint: with no endpoint override, GetWebIdentityToken goes to STS's regional
+// endpoint of the route's region, us-east-1 included, never the global sts.amazonaws.com.
+func TestSourceRegionalEndpoint(t *testing.T) {
+	for _, region := range []string{"us-west-2", "us-east-1", "eu-central-1"} {
+		t.Run(region, func(t *testing.T) {
+			rec := &hostRecorder{}
+			cfg := aws.Config{Region: "aws-global", HTTPClient: rec, RetryMaxAttempts: 1,
+				Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+					return aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "secret"}, nil
+				})}
+			src, err := awsjwt.New(awsjwt.Config{AWS: cfg, Region: region, Audience: []string{"rt"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := src.Token(t.Context()); err == nil {
+				t.Fatal("Token = nil error through a recorder that sends nothing")
+			}
+			want := "sts." + region + ".amazonaws.com"
+			if len(rec.hosts) == 0 || rec.hosts[0] != want {
+				t.Errorf("request hosts = %v, want %s", rec.hosts, want)
+			}
+		})
+	}
 }
