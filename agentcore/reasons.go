@@ -41,6 +41,14 @@ const (
 	ReasonTokenEndpoint        = "token_endpoint_error"
 )
 
+// Reason codes of a route whose bearer is an AWS STS web identity token
+// (secretless: IAM outbound identity federation).
+const (
+	ReasonAWSJWTFederationDisabled = "aws_jwt_federation_disabled"
+	ReasonAWSJWTAccessDenied       = "aws_jwt_access_denied"
+	ReasonAWSJWTNoCredentials      = "aws_jwt_no_credentials"
+)
+
 // Reason codes of AWS's answers to requests the proxy signed with SigV4.
 const (
 	ReasonSigV4SignatureMismatch = "sigv4_signature_mismatch"
@@ -194,6 +202,15 @@ var catalogue = []Reason{
 	{ReasonTokenEndpoint, "503", false, true,
 		"any other failure to get a token (unreachable, 5xx, bad answer)",
 		"check the token endpoint and the network; the proxy retries with backoff"},
+	{ReasonAWSJWTFederationDisabled, "503", false, true,
+		"STS answered `OutboundWebIdentityFederationDisabledException`: outbound identity federation is not enabled for this account",
+		"enable it once per account: `aws iam enable-outbound-web-identity-federation`; `aws iam get-outbound-web-identity-federation-info` then names the issuer"},
+	{ReasonAWSJWTAccessDenied, "503", false, true,
+		"STS refused `sts:GetWebIdentityToken` to the proxy's AWS identity",
+		"allow `sts:GetWebIdentityToken` to the proxy's role"},
+	{ReasonAWSJWTNoCredentials, "503", false, true,
+		"no AWS credentials to call STS `GetWebIdentityToken` with",
+		"give the proxy an IAM role (task role, IRSA, Pod Identity, instance profile) or AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID)"},
 }
 
 // Catalogue returns every reason, in a fixed order: upstream answers first.

@@ -60,6 +60,9 @@ type UpstreamContext struct {
 	// StepUpOff says step-up is turned off for the route: a 403
 	// insufficient_scope is explained with how to turn it on.
 	StepUpOff bool
+	// WebIdentity says the bearer is an AWS STS web identity token (no
+	// client id); ClientID is then empty.
+	WebIdentity bool
 	// Names renders the settings a Fix refers to in the user's words (a
 	// flag, a YAML key); nil names them by their keys (agentcore.PlainNames).
 	Names agentcore.Namer
@@ -432,6 +435,13 @@ func classify(a answer, uc UpstreamContext) Diagnosis {
 func explainAuth(a answer, uc UpstreamContext, q string) (Diagnosis, bool) {
 	if uc.SigV4 {
 		return explainSigV4(a, uc, q)
+	}
+	if uc.WebIdentity {
+		if d, ok := explainWebIdentity(a, uc, q); ok {
+			return d, true
+		}
+		// Otherwise as for any bearer: one was sent.
+		uc.ClientID, uc.WebIdentity = "(STS web identity)", false
 	}
 	client := "{client_id}"
 	if uc.ClientID != "" {

@@ -1,6 +1,7 @@
 package tokencache
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -73,8 +74,21 @@ func (s AuthStyle) oauth2() oauth2.AuthStyle {
 }
 
 // Config configures a [Cache]. TokenURL, ClientID and ClientSecret are
-// required; zero values of the other fields select defaults.
+// required, unless Source replaces the client_credentials exchange; zero
+// values of the other fields select defaults.
 type Config struct {
+	// Source, if set, fetches each token instead of a client_credentials
+	// request, e.g. from AWS STS GetWebIdentityToken: the cache, its refresh
+	// ahead of expiry, single flight, Check and OnFetch stay the same. The
+	// token's Expiry should be set (a JWT's exp also counts; neither means
+	// five minutes). TokenURL, ClientID, the client's credentials and the
+	// request parameters must be empty with it. Its errors are not retried
+	// within one fetch (AWS SDK clients retry on their own); the cache
+	// retries failed fetches with backoff as always.
+	Source func(ctx context.Context) (*oauth2.Token, error)
+	// SourceName names Source in logs and errors, such as
+	// "sts:GetWebIdentityToken"; default "token source".
+	SourceName string
 	// TokenURL is the OAuth2 token endpoint, an absolute http or https URL,
 	// such as https://DOMAIN.auth.REGION.amazoncognito.com/oauth2/token.
 	TokenURL string
@@ -152,27 +166,31 @@ func (c *Config) validate() error {
 	add := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...))
 	}
-	if c.TokenURL == "" {
-		add("TokenURL is empty: set the token endpoint URL, or take it from a discovery document's token_endpoint")
-	} else if !isAbsoluteHTTP(c.TokenURL) {
-		add("TokenURL %q: not an absolute http(s) URL", c.TokenURL)
-	} else if _, err := secureurl.Check(c.TokenURL); err != nil {
-		add("TokenURL %q: %v", c.TokenURL, err)
-	}
-	if c.ClientID == "" {
-		add("ClientID is empty: set the client id")
-	}
-	switch c.AuthStyle {
-	case AuthStyleBasic, AuthStylePost:
-		if c.ClientSecret == "" {
-			add("ClientSecret is empty: set the client secret")
+	if c.Source != nil {
+		errs = append(errs, c.validateSource()...)
+	} else {
+		if c.TokenURL == "" {
+			add("TokenURL is empty: set the token endpoint URL, or take it from a discovery document's token_endpoint")
+		} else if !isAbsoluteHTTP(c.TokenURL) {
+			add("TokenURL %q: not an absolute http(s) URL", c.TokenURL)
+		} else if _, err := secureurl.Check(c.TokenURL); err != nil {
+			add("TokenURL %q: %v", c.TokenURL, err)
 		}
-	case AuthStylePrivateKeyJWT:
-		errs = append(errs, c.validateAssertion()...)
-	default:
-		add("AuthStyle %d: want AuthStyleBasic, AuthStylePost or AuthStylePrivateKeyJWT", int(c.AuthStyle))
+		if c.ClientID == "" {
+			add("ClientID is empty: set the client id")
+		}
+		switch c.AuthStyle {
+		case AuthStyleBasic, AuthStylePost:
+			if c.ClientSecret == "" {
+				add("ClientSecret is empty: set the client secret")
+			}
+		case AuthStylePrivateKeyJWT:
+			errs = append(errs, c.validateAssertion()...)
+		default:
+			add("AuthStyle %d: want AuthStyleBasic, AuthStylePost or AuthStylePrivateKeyJWT", int(c.AuthStyle))
+		}
+		errs = append(errs, c.validateParams()...)
 	}
-	errs = append(errs, c.validateParams()...)
 	ahead := c.RefreshAhead
 	if ahead == 0 {
 		ahead = DefaultRefreshAhead
@@ -216,6 +234,9 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Source != nil && c.SourceName == "" {
+		c.SourceName = "token source"
+	}
 	c.Scopes = append([]string(nil), c.Scopes...)
 	c.Params = cloneValues(c.Params)
 	return c
@@ -230,3 +251,33 @@ const (
 	maxMargin      = 10 * time.Second       // longest safety margin before expiry
 	missingExpiry  = 5 * time.Minute        // assumed lifetime when expires_in is absent (Cognito's minimum)
 )
+
+// validateSource reports settings that a Source makes meaningless: the
+// client_credentials exchange and the credentials it would send.
+func (c *Config) validateSource() []error {
+	var errs []error
+	unused := func(field string) {
+		errs = append(errs, fmt.Errorf("%w: %s is set, but Source fetches the tokens: leave it empty", ErrInvalidConfig, field))
+	}
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"TokenURL", c.TokenURL != ""},
+		{"ClientID", c.ClientID != ""},
+		{"ClientSecret", c.ClientSecret != ""},
+		{"ClientKey", c.ClientKey != nil},
+		{"SecretSource", c.SecretSource != nil},
+		{"AuthStyle", c.AuthStyle != AuthStyleBasic},
+		{"AssertionAudience", c.AssertionAudience != ""},
+		{"Scopes", len(c.Scopes) > 0},
+		{"Resource", c.Resource != ""},
+		{"Audience", c.Audience != ""},
+		{"Params", len(c.Params) > 0},
+	} {
+		if f.set {
+			unused(f.name)
+		}
+	}
+	return errs
+}

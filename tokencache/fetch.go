@@ -48,6 +48,10 @@ var (
 	// ErrClosed means the context given to New is done, so the cache no
 	// longer fetches tokens.
 	ErrClosed = errors.New("tokencache: cache stopped: its context is done")
+	// ErrTokenSource means Config.Source failed; it wraps the source's
+	// error, so that the source's own typed errors stay reachable with
+	// errors.As.
+	ErrTokenSource = errors.New("tokencache: token source failed")
 	// ErrInvalidConfig wraps each problem New finds in a Config.
 	ErrInvalidConfig = errors.New("tokencache: invalid config")
 )
@@ -92,12 +96,7 @@ func (c *Cache) retrieve() (*oauth2.Token, error) {
 func (c *Cache) attempt(ctx context.Context) (*oauth2.Token, error) {
 	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
-	c.syncSecret(ctx)
-	cc, err := c.requestConfig(time.Now())
-	if err != nil {
-		return nil, err
-	}
-	tok, err := cc.Token(ctx)
+	tok, err := c.exchange(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -115,14 +114,59 @@ func (c *Cache) attempt(ctx context.Context) (*oauth2.Token, error) {
 	if !tok.Expiry.After(now) {
 		return nil, &TokenError{Err: ErrTokenEndpoint, TokenURL: c.cfg.TokenURL, Status: http.StatusOK,
 			msg: fmt.Sprintf("%v: %s answered a token that has already expired (expires_in %v)",
-				ErrTokenEndpoint, c.cfg.TokenURL, tok.Expiry.Sub(now).Round(time.Second))}
+				ErrTokenEndpoint, c.origin(), tok.Expiry.Sub(now).Round(time.Second))}
 	}
 	return tok, nil
 }
 
+// exchange gets one token from Config.Source or, without one, by a
+// client_credentials request.
+func (c *Cache) exchange(ctx context.Context) (*oauth2.Token, error) {
+	if c.cfg.Source != nil {
+		tok, err := c.cfg.Source(ctx)
+		if err != nil {
+			return nil, sourceError{name: c.cfg.SourceName, err: err}
+		}
+		if tok == nil || tok.AccessToken == "" {
+			return nil, fmt.Errorf("%w: %s returned no token", ErrTokenEndpoint, c.cfg.SourceName)
+		}
+		return tok, nil
+	}
+	c.syncSecret(ctx)
+	cc, err := c.requestConfig(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return cc.Token(ctx)
+}
+
+// origin names where tokens come from, for logs and errors: the token
+// endpoint, or Config.SourceName.
+func (c *Cache) origin() string {
+	if c.cfg.Source != nil {
+		return c.cfg.SourceName
+	}
+	return c.cfg.TokenURL
+}
+
+// sourceError is a failure of Config.Source. It matches ErrTokenSource and
+// keeps the source's error reachable.
+type sourceError struct {
+	name string
+	err  error
+}
+
+func (e sourceError) Error() string {
+	return ErrTokenSource.Error() + ": " + e.name + ": " + e.err.Error()
+}
+func (e sourceError) Unwrap() []error { return []error{ErrTokenSource, e.err} }
+
 // explain turns an error from the oauth2 package into a [*TokenError] that
 // says what failed, and reports whether trying again could help.
 func (c *Cache) explain(err error) (error, bool) {
+	if errors.Is(err, ErrTokenSource) {
+		return err, false // the source's own error
+	}
 	var te *TokenError
 	if errors.As(err, &te) {
 		return te, te.retry // already explained by attempt

@@ -157,7 +157,7 @@ func (c *Cache) newHeld(tok *oauth2.Token, fetchedAt time.Time) *held {
 // logFetch logs a success at debug level, a recovery at info and a failure
 // at warn, each distinct failure at most once a minute.
 func (c *Cache) logFetch(res FetchResult, fingerprint string, recovered bool, now time.Time) {
-	attrs := []any{"trigger", res.Trigger, "token_url", c.cfg.TokenURL, "client_id", c.cfg.ClientID, "duration", res.Duration}
+	attrs := []any{"trigger", res.Trigger, "token_url", c.origin(), "client_id", c.cfg.ClientID, "duration", res.Duration}
 	switch {
 	case res.Err == nil:
 		attrs = append(attrs, "fingerprint", fingerprint, "expires_at", res.ExpiresAt)

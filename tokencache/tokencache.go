@@ -223,7 +223,7 @@ func (c *Cache) Invalidate(token string) {
 		c.startLocked(TriggerOn401)
 	}
 	c.mu.Unlock()
-	c.log.Info("token rejected upstream; fetching a new one", "fingerprint", fp, "token_url", c.cfg.TokenURL)
+	c.log.Info("token rejected upstream; fetching a new one", "fingerprint", fp, "token_url", c.origin())
 }
 
 // Warm starts fetching a token in the background if no usable token is held

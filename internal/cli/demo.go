@@ -13,7 +13,7 @@ import (
 const demoUsage = `agentcore-proxy demo: the proxy in front of an embedded AgentCore Runtime + Cognito emulator.
 
 Usage:
-  agentcore-proxy demo [--listen 127.0.0.1:8080] [--token-lifetime 1h] [--auth sigv4]
+  agentcore-proxy demo [--listen 127.0.0.1:8080] [--token-lifetime 1h] [--auth sigv4|aws-jwt]
 
 Needs no AWS account and no network. The emulator issues Cognito-shaped M2M
 access tokens and authorizes them as AgentCore's customJWTAuthorizer does, in
@@ -22,7 +22,10 @@ multiply_numbers, greet_user and stream_progress. The proxy reaches it
 exactly as it would reach AWS: ARN-encoded invocation URL, discovery, cached
 client_credentials token. With --auth sigv4 the runtime takes only AWS
 SigV4 and the proxy signs each request with the emulator's example access
-key, held in this process (your AWS setup is never read). Stop with Ctrl-C.
+key, held in this process (your AWS setup is never read). With --auth aws-jwt
+the proxy holds no client secret: it sends AWS STS web identity tokens
+(GetWebIdentityToken, emulated) that the runtime trusts by their issuer and
+audience. Stop with Ctrl-C.
 `
 
 // Demo credentials: the emulator's defaults, not secrets of anything real.
@@ -36,12 +39,12 @@ func runDemo(ctx context.Context, args []string, env Env) error {
 	var common commonFlags
 	common.register(fs)
 	lifetime := fs.Duration("token-lifetime", time.Hour, "lifetime of the emulator's access tokens (Cognito allows 5m to 24h; shorter shows refreshes)")
-	auth := fs.String("auth", "oauth", "how the emulated runtime authenticates (`mode`): oauth (a Cognito bearer token) or sigv4 (AWS SigV4, with an in-process example key)")
+	auth := fs.String("auth", "oauth", "how the emulated runtime authenticates (`mode`): oauth (a Cognito bearer token), sigv4 (AWS SigV4, with an in-process example key)\nor aws-jwt (an STS web identity token: no client secret)")
 	if err := parse(fs, args, env, demoUsage); err != nil {
 		return err
 	}
-	if *auth != config.AuthOAuth && *auth != config.AuthSigV4 {
-		return fmt.Errorf("--auth %q: want oauth or sigv4", *auth)
+	if *auth != config.AuthOAuth && *auth != config.AuthSigV4 && *auth != "aws-jwt" {
+		return fmt.Errorf("--auth %q: want oauth, sigv4 or aws-jwt", *auth)
 	}
 	if *lifetime < time.Second {
 		return fmt.Errorf("--token-lifetime %s: want at least 1s", *lifetime)
@@ -50,6 +53,9 @@ func runDemo(ctx context.Context, args []string, env Env) error {
 	logger, err := common.logger(env)
 	if err != nil {
 		return err
+	}
+	if *auth == "aws-jwt" {
+		return runDemoAWSJWT(ctx, env, &common, logger)
 	}
 	emu, err := emulator.Start(ctx, emulator.Config{
 		TokenLifetime: *lifetime,

@@ -46,7 +46,7 @@ func runToken(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	if r.Auth == nil {
+	if r.Auth == nil && r.AWSJWT == nil {
 		return fmt.Errorf("route %s has no auth: there is no token to print", r.Name)
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)

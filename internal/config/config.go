@@ -123,17 +123,25 @@ type Auth struct {
 	ClientSecretARN     string `yaml:"client_secret_arn"`
 	ClientSecretJSONKey string `yaml:"client_secret_json_key"`
 	AWSProfile          string `yaml:"aws_profile"`
+	// AWSJWTAlg, AWSJWTDuration and AWSJWTTags shape the STS
+	// GetWebIdentityToken request of type aws_jwt (awsjwt.go); its
+	// audience is Audience.
+	AWSJWTAlg      string            `yaml:"aws_jwt_alg"`
+	AWSJWTDuration time.Duration     `yaml:"aws_jwt_duration"`
+	AWSJWTTags     map[string]string `yaml:"aws_jwt_tags"`
 
 	// secretFromEnv marks a secret given as AGENTCORE_PROXY_CLIENT_SECRET.
 	secretFromEnv bool
 	// tokenParamFlags are --token-param values, key=value.
 	tokenParamFlags []string
+	// awsJWTTagFlags are --aws-jwt-tag values, key=value.
+	awsJWTTagFlags []string
 }
 
 // Kind returns the route's effective auth type.
 func (a Auth) Kind() string {
 	if a.Type != "" {
-		return a.Type
+		return normalizeAuthType(a.Type)
 	}
 	if a.hasSettings() {
 		return AuthClientCredentials

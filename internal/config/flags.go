@@ -1,5 +1,7 @@
 package config
 
+import "time"
+
 // RouteFlags are the serve flags that describe the single route "default"
 // at /mcp.
 type RouteFlags struct {
@@ -37,6 +39,11 @@ type RouteFlags struct {
 	SecretInEnv bool
 	// StepUp is --step-up (nil: not given, which means on).
 	StepUp *bool
+	// AWSJWTAlg, AWSJWTDuration and AWSJWTTags ("key=value") are
+	// --aws-jwt-alg, --aws-jwt-duration and --aws-jwt-tag.
+	AWSJWTAlg      string
+	AWSJWTDuration time.Duration
+	AWSJWTTags     []string
 }
 
 // Empty reports whether no route flag was given.
@@ -46,7 +53,7 @@ func (f RouteFlags) Empty() bool {
 		len(f.Scopes) == 0 && f.TokenAuthStyle == "" && len(f.AllowedClients) == 0 &&
 		len(f.AllowedAudience) == 0 && len(f.AllowedScopes) == 0 && f.ClientKeyFile == "" && f.ClientKeyAlg == "" &&
 		f.ClientKeyID == "" && f.ClientAssertionAud == "" && f.Resource == nil && f.Audience == "" && len(f.TokenParams) == 0 && f.StepUp == nil &&
-		f.awsEmpty()
+		f.awsEmpty() && f.awsJWTEmpty()
 }
 
 // FromFlags returns the configuration the flags describe: one route named
@@ -89,6 +96,9 @@ func FromFlags(listen string, f RouteFlags) *Config {
 			SSMPrefix:           f.SSMPrefix,
 			ClientSecretARN:     f.ClientSecretARN,
 			ClientSecretJSONKey: f.ClientSecretJSONKey,
+			AWSJWTAlg:           f.AWSJWTAlg,
+			AWSJWTDuration:      f.AWSJWTDuration,
+			awsJWTTagFlags:      f.AWSJWTTags,
 		},
 		Authorizer: Authorizer{
 			AllowedClients:  f.AllowedClients,

@@ -27,8 +27,12 @@ type Resolved struct {
 	ARN *agentcore.RuntimeARN
 	// Qualifier is the AgentCore endpoint name (ARN targets only).
 	Qualifier string
-	// Auth is nil for routes without a bearer token (none, sigv4).
+	// Auth is nil for routes without a client_credentials token (none,
+	// sigv4, aws_jwt).
 	Auth *ResolvedAuth
+	// AWSJWT is set for routes whose bearer is an AWS STS web identity
+	// token (awsjwt.go).
+	AWSJWT *AWSJWT
 	// SigV4 is set for routes whose requests are signed with AWS
 	// credentials (aws.go).
 	SigV4 *SigV4
@@ -157,8 +161,12 @@ func (c *Config) Validate(getenv func(string) string) ([]Resolved, error) {
 		paths[r.Path] = true
 
 		errs = append(errs, resolveTarget(&res, r.Target, f, getenv)...)
-		errs = append(errs, resolveAuth(&res, r.Auth, f, c.fromFlags)...)
-		errs = append(errs, resolveRules(&res, r.Authorizer, f)...)
+		if r.Auth.Kind() == AuthAWSJWT {
+			errs = append(errs, resolveAWSJWT(&res, r.Auth, r.Authorizer, f)...)
+		} else {
+			errs = append(errs, resolveAuth(&res, r.Auth, f, c.fromFlags)...)
+			errs = append(errs, resolveRules(&res, r.Authorizer, f)...)
+		}
 		out = append(out, res)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -250,8 +258,15 @@ func resolveTarget(res *Resolved, t Target, f func(string, string) string, geten
 func resolveAuth(res *Resolved, a Auth, f func(string, string) string, fromFlags bool) []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if a.hasAWSJWTSettings() {
+		bad("%s, %s and %s apply only to %s aws-jwt: remove them, or choose that mode", f("auth.aws_jwt_alg", "--aws-jwt-alg"),
+			f("auth.aws_jwt_duration", "--aws-jwt-duration"), f("auth.aws_jwt_tags", "--aws-jwt-tag"), f("auth.type", "--auth"))
+	}
 	switch a.Kind() {
 	case AuthSigV4:
+		if len(errs) > 0 {
+			return append(errs, resolveSigV4(res, a, f)...)
+		}
 		return resolveSigV4(res, a, f)
 	case AuthNone:
 		if res.ARN != nil {
@@ -263,7 +278,7 @@ func resolveAuth(res *Resolved, a Auth, f func(string, string) string, fromFlags
 		return errs
 	case AuthClientCredentials, AuthOAuth:
 	default:
-		bad("%s %q: want oauth (alias client_credentials), sigv4 or none", f("auth.type", "--auth"), a.Type)
+		bad("%s %q: want oauth (alias client_credentials), sigv4, aws-jwt or none", f("auth.type", "--auth"), a.Type)
 		return errs
 	}
 	ra := &ResolvedAuth{ClientID: a.ClientID, Scopes: a.Scopes, secretFile: a.ClientSecretFile, secretEnv: a.ClientSecretEnv, secretFromEnv: a.secretFromEnv, field: f,

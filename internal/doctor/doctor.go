@@ -167,7 +167,9 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 			return checkSigV4(ctx, auth, rt)
 		})
 	}
-	if r.Auth == nil {
+	if r.AWSJWT != nil {
+		checkAWSJWT(ctx, life, &c, auth, r, opts)
+	} else if r.Auth == nil {
 		why := "no auth on this route"
 		if r.SigV4 != nil {
 			why = "requests are signed with AWS SigV4: no token"
@@ -329,11 +331,20 @@ func checkMetadata(ctx context.Context, client *http.Client, r config.Resolved, 
 	}
 	trim := func(s string) string { return strings.TrimSuffix(s, "/") }
 	if !slices.ContainsFunc(meta.AuthorizationServers, func(s string) bool { return trim(s) == trim(d.Issuer) }) {
-		return "", fmt.Errorf("the runtime trusts %v but %s's issuer is %s: use the runtime's discoveryUrl (the user pool its authorizer names)",
-			meta.AuthorizationServers, discoveryURL, d.Issuer)
+		return "", &trustMismatch{servers: meta.AuthorizationServers, msg: fmt.Sprintf("the runtime trusts %v but %s's issuer is %s: use the runtime's discoveryUrl (the user pool its authorizer names)",
+			meta.AuthorizationServers, discoveryURL, d.Issuer)}
 	}
 	return fmt.Sprintf("the runtime trusts %s, the issuer of %s", d.Issuer, discoveryURL), nil
 }
+
+// trustMismatch says the runtime's protected-resource metadata names other
+// authorization servers than the route's issuer.
+type trustMismatch struct {
+	servers []string
+	msg     string
+}
+
+func (e *trustMismatch) Error() string { return e.msg }
 
 // mcpEndpoint is the URL doctor's MCP client posts to. No request leaves
 // the process on it: the transport hands each one to the route's handler.

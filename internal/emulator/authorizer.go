@@ -55,7 +55,7 @@ func (e *Emulator) authorize(header string, now time.Time) (time.Time, *rejectio
 	if !ok {
 		return exp, jsonRPCUnauthorized(ReasonBadSignature, "Invalid token signature")
 	}
-	_, err = jwt.NewParser(jwt.WithValidMethods([]string{"RS256"}), jwt.WithoutClaimsValidation()).
+	_, err = jwt.NewParser(jwt.WithValidMethods(e.authorizerAlgorithms()), jwt.WithoutClaimsValidation()).
 		Parse(raw, func(*jwt.Token) (any, error) { return pub, nil })
 	if err != nil {
 		return exp, jsonRPCUnauthorized(ReasonBadSignature, "Invalid token signature")

@@ -65,6 +65,10 @@ type AWS struct {
 	closeOnce  sync.Once
 	closeError error
 	done       chan struct{} // closed when shutdown starts
+
+	federationOff bool             // GetWebIdentityToken refused (webidentity.go)
+	webKeysOnce   sync.Once        // generates webKeys on first use
+	webKeys       *webIdentityKeys // the web identity issuer's keys
 }
 
 // StartAWS listens on a kernel-chosen loopback port and serves the fakes until Close or ctx is done.
@@ -190,6 +194,9 @@ func (a *AWS) now() time.Time {
 // form's Action (STS).
 func (a *AWS) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-Requestid", newUUID())
+	if a.serveIssuer(w, r) {
+		return
+	}
 	body, err := readBody(r)
 	if err != nil || r.Method != http.MethodPost {
 		http.Error(w, "bad request", http.StatusBadRequest)

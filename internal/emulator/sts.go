@@ -15,7 +15,7 @@ var stsErrorCodes = map[string]string{
 	"ExpiredTokenException":       "ExpiredToken",
 }
 
-// serveSTS answers GetCallerIdentity in the query protocol: a form body, an XML answer.
+// serveSTS answers GetCallerIdentity and GetWebIdentityToken in the query protocol: a form body, an XML answer.
 func (a *AWS) serveSTS(w http.ResponseWriter, r *http.Request, body []byte) {
 	form, _ := url.ParseQuery(string(body))
 	rec := AWSRequest{Service: "sts", Action: form.Get("Action")}
@@ -30,6 +30,10 @@ func (a *AWS) serveSTS(w http.ResponseWriter, r *http.Request, body []byte) {
 			code = c
 		}
 		writeSTSError(w, serr.status, code, serr.message)
+		return
+	}
+	if rec.Action == "GetWebIdentityToken" {
+		a.getWebIdentityToken(w, cred, form, &rec)
 		return
 	}
 	if rec.Action != "GetCallerIdentity" {

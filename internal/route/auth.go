@@ -42,6 +42,10 @@ type AuthOptions struct {
 	// AWSCredentials, if set, sign SigV4 routes instead of the default AWS
 	// credential chain (the demo's in-process key).
 	AWSCredentials aws.CredentialsProvider
+	// AWSEndpoint, if set, is where AWS API calls of secretless routes
+	// (STS) go instead of the SDK's endpoint resolution: the demo's fake
+	// AWS host.
+	AWSEndpoint string
 	// Redactor receives the client secrets, tokens, keys and AWS
 	// credentials of the routes; nil: one of the AuthSetup's own.
 	Redactor *redact.Redactor
@@ -144,7 +148,7 @@ func (a *AuthSetup) Checker(life context.Context, r config.Resolved, d *discover
 	if d.Issuer == "" || d.JWKSURI == "" {
 		return nil, nil // no key set: opaque tokens, not checked locally
 	}
-	if len(r.Rules.AllowedClients)+len(r.Rules.AllowedAudience)+len(r.Rules.AllowedScopes)+len(r.Rules.CustomClaims) == 0 && r.Auth.ClientID != "" {
+	if len(r.Rules.AllowedClients)+len(r.Rules.AllowedAudience)+len(r.Rules.AllowedScopes)+len(r.Rules.CustomClaims) == 0 && r.Auth != nil && r.Auth.ClientID != "" {
 		r.Rules.AllowedClients = []string{r.Auth.ClientID} // a client id read from SSM
 	}
 	cfg := jwtcheck.Config{Issuer: d.Issuer, JWKSURI: d.JWKSURI, Rules: r.Rules, Logger: a.opts.Logger.With("route", r.Name), HTTPClient: a.client}
@@ -302,7 +306,9 @@ func (a *AuthSetup) Tokens(r config.Resolved, ra *RouteAuth) proxy.TokenSource {
 	if a.opts.OnFetch != nil {
 		cfg.OnFetch = a.opts.OnFetch(r.Name)
 	}
-	step := tokencache.StepUp(ra.Cache, tokencache.StepUpConfig{Config: cfg, Off: r.Auth.NoStepUp})
+	// A secretless route (r.Auth nil) has no step-up: STS tokens carry no
+	// scopes to ask more of.
+	step := tokencache.StepUp(ra.Cache, tokencache.StepUpConfig{Config: cfg, Off: r.Auth == nil || r.Auth.NoStepUp})
 	a.steppers = append(a.steppers, step)
 	return tokenSource{step: step, names: r.Names(), rediscover: ra.rediscover, key: ra.key}
 }
@@ -372,6 +378,9 @@ func (e *TokenFailure) Reason() string { return e.Code }
 // *tokencache.TokenError, a *jwtcheck.RuleError, a *TokenFailure), else
 // agentcore.ReasonTokenEndpoint.
 func TokenReason(err error) string {
+	if code := awsJWTReason(err); code != "" {
+		return code
+	}
 	var r interface{ Reason() string }
 	if errors.As(err, &r) && r.Reason() != "" {
 		return r.Reason()
@@ -388,6 +397,10 @@ func TokenReason(err error) string {
 func ExplainTokenFailure(err error, names agentcore.Namer) *TokenFailure {
 	code := TokenReason(err)
 	r, _ := agentcore.Lookup(code)
+	if awsJWTReason(err) != "" {
+		// The AWS SDK's message says what failed, not what to do.
+		return &TokenFailure{Code: code, Fix: agentcore.Render(r.Fix, names), Err: err}
+	}
 	var re *jwtcheck.RuleError
 	rule := errors.As(err, &re)
 	var te *tokencache.TokenError

@@ -27,6 +27,9 @@ const (
 	SourceDiscoveryURL = "discovery_url"
 	// SourceTokenURL: only a token URL; nothing was discovered.
 	SourceTokenURL = "token_url"
+	// SourceAWSSTS: the issuer of the AWS STS web identity tokens of a
+	// secretless route (awsjwt.go).
+	SourceAWSSTS = "aws_sts"
 )
 
 // Local token checks, as the status page, doctor and token say them.

@@ -75,6 +75,8 @@ type Route struct {
 	Tokens proxy.TokenSource
 	// SigV4 is set for a route signed with AWS SigV4.
 	SigV4 *SigV4Route
+	// WebIdentity is set for a secretless route (STS web identity tokens).
+	WebIdentity *WebIdentity
 }
 
 // Build builds route r: its token machinery (from deps.Auth), its SigV4
@@ -92,6 +94,13 @@ func Build(ctx, life context.Context, r config.Resolved, deps Deps) (*Route, err
 			return nil, err
 		}
 		rt.Auth, rt.Tokens = ra, deps.Auth.Tokens(r, ra)
+	}
+	if r.AWSJWT != nil {
+		ra, wi, err := deps.Auth.AWSJWT(ctx, life, r)
+		if err != nil {
+			return nil, err
+		}
+		rt.Auth, rt.WebIdentity, rt.Tokens = ra, wi, deps.Auth.Tokens(r, ra)
 	}
 	transport := deps.Upstream
 	if r.SigV4 != nil {
@@ -166,6 +175,7 @@ func UpstreamContext(r config.Resolved) proxy.UpstreamContext {
 		uc.ClientID, uc.StepUpOff = r.Auth.ClientID, r.Auth.NoStepUp
 	}
 	uc.SigV4 = r.SigV4 != nil
+	uc.WebIdentity = r.AWSJWT != nil
 	return uc
 }
 

@@ -55,6 +55,9 @@ type Options struct {
 	// AWSCredentials, if set, sign SigV4 routes instead of the default AWS
 	// credential chain.
 	AWSCredentials aws.CredentialsProvider
+	// AWSEndpoint, if set, is where secretless routes call STS (the demo's
+	// fake AWS host).
+	AWSEndpoint string
 	// Redactor receives every credential the routes hold and cleans the
 	// text they quote: JSON-RPC errors, /status, the status page, /readyz.
 	// Nil: one of the server's own. Share the logger's (redact.NewHandler).
@@ -113,7 +116,7 @@ func New(ctx context.Context, routes []config.Resolved, opts Options) (_ *Server
 		recorder: newRecorder()}
 	s.metrics = newMetrics(opts)
 	s.auth = route.NewAuthSetup(route.AuthOptions{Logger: opts.Logger, FetchTimeout: opts.TokenFetchTimeout, Transport: opts.Transport,
-		OnFetch: s.metrics.onFetch, OnJWKSRefresh: s.metrics.onJWKSRefresh, AWSCredentials: opts.AWSCredentials,
+		OnFetch: s.metrics.onFetch, OnJWKSRefresh: s.metrics.onJWKSRefresh, AWSCredentials: opts.AWSCredentials, AWSEndpoint: opts.AWSEndpoint,
 		Redactor: opts.Redactor})
 	defer func() {
 		s.auth.CloseIdleConnections()

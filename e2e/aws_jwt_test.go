@@ -1,0 +1,225 @@
+package e2e
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/emulator"
+)
+
+// awsJWTAudience is the allowedAudience of the secretless runtime.
+const awsJWTAudience = "secretless-runtime"
+
+// startSecretless starts the fake AWS host (STS GetWebIdentityToken) and a runtime whose authorizer
+// trusts its issuer with allowedAudience and no client rule, and gives the process a clean AWS
+// environment with the emulator's access key and AWS_ENDPOINT_URL_STS: no client secret anywhere.
+func startSecretless(t *testing.T) (*emulator.AWS, *emulator.Emulator) {
+	t.Helper()
+	a, err := emulator.StartAWS(t.Context(), emulator.AWSConfig{})
+	if err != nil {
+		t.Fatalf("emulator.StartAWS: %v", err)
+	}
+	t.Cleanup(func() { a.Close() })
+	trust, err := a.WebIdentityTrust()
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu := startEmulator(t, emulator.Config{TrustedIssuer: trust, Authorizer: emulator.Authorizer{AllowedAudience: []string{awsJWTAudience}}})
+	awsEnv(t, awsKeyEnv(map[string]string{"AWS_ENDPOINT_URL_STS": a.URL()}))
+	for _, k := range []string{"AGENTCORE_PROXY_CLIENT_SECRET", "AGENTCORE_PROXY_CLIENT_SECRET_FILE", "AGENTCORE_PROXY_CLIENT_ID"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	return a, emu
+}
+
+func awsJWTFlags(cmd string, emu *emulator.Emulator, extra ...string) []string {
+	args := []string{cmd, "--runtime-arn", emu.RuntimeARN(), "--endpoint-url", emu.EndpointURL(), "--auth", "aws-jwt", "--audience", awsJWTAudience}
+	if cmd == "serve" {
+		args = append(args, "--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug")
+	}
+	return append(args, extra...)
+}
+
+func stsCalls(a *emulator.AWS) (n int) {
+	for _, r := range a.Requests() {
+		if r.Service == "sts" && r.Action == "GetWebIdentityToken" {
+			n++
+		}
+	}
+	return n
+}
+
+// TestAWSJWTWithGoSDKClient: serve --auth aws-jwt with no client id and no secret anywhere: a Go SDK
+// client lists and calls tools, the runtime accepts the STS tokens (ES384 here), Cognito is never
+// asked, and no token reaches the logs or the status page.
+func TestAWSJWTWithGoSDKClient(t *testing.T) {
+	a, emu := startSecretless(t)
+	p := startProxy(t, nil, awsJWTFlags("serve", emu, "--aws-jwt-alg", "ES384", "--aws-jwt-duration", "5m", "--aws-jwt-tag", "team=payments")...)
+	waitReady(t, p)
+	cs := connect(t, p.MCPURL(), nil)
+	if got := callText(t, cs, "add_numbers", map[string]any{"a": 5, "b": 3}); got != "8" {
+		t.Errorf("add_numbers(5, 3) = %q, want 8", got)
+	}
+	if got := callText(t, cs, "multiply_numbers", map[string]any{"a": 6, "b": 7}); got != "42" {
+		t.Errorf("multiply_numbers(6, 7) = %q, want 42", got)
+	}
+	st := emu.Stats()
+	if st.TokenRequests != 0 || st.Invocations < 3 || len(st.Rejections) != 0 {
+		t.Errorf("emulator stats = %+v, want no Cognito token request and every invocation accepted", st)
+	}
+	if n := stsCalls(a); n != 1 {
+		t.Errorf("GetWebIdentityToken called %d times, want 1 (cached)", n)
+	}
+	for _, inv := range emu.Invocations() {
+		if inv.Rejection != "" {
+			t.Errorf("invocation %s %s rejected: %s", inv.Method, inv.RawPath, inv.Rejection)
+		}
+	}
+	status, body := httpGet(t, p.BaseURL+"/status")
+	secretScan(t, body)
+	if status != http.StatusOK || !strings.Contains(body, a.WebIdentityIssuer()) {
+		t.Errorf("/status = %d, want 200 naming the STS issuer %s:\n%s", status, a.WebIdentityIssuer(), body)
+	}
+	status, body = httpGet(t, p.BaseURL+"/readyz")
+	var ready struct {
+		Routes map[string]struct {
+			Ready       bool   `json:"ready"`
+			Fingerprint string `json:"token_fingerprint"`
+		} `json:"routes"`
+	}
+	json.Unmarshal([]byte(body), &ready)
+	if status != http.StatusOK || !ready.Routes["default"].Ready || ready.Routes["default"].Fingerprint == "" {
+		t.Errorf("/readyz = %d %s, want the route ready with a token fingerprint", status, body)
+	}
+}
+
+// TestAWSJWTFederationDisabled: an account without outbound identity federation stops serve at
+// start, saying so and how to enable it; nothing is sent to the runtime.
+func TestAWSJWTFederationDisabled(t *testing.T) {
+	a, emu := startSecretless(t)
+	a.SetOutboundFederation(false)
+	_, stderr, err := runCmd(t, nil, awsJWTFlags("serve", emu)...)
+	if err == nil {
+		t.Fatal("serve = nil error, want a start-up failure")
+	}
+	for _, w := range []string{"outbound identity federation is not enabled for this account", "aws iam enable-outbound-web-identity-federation"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("serve error = %q, want it to contain %q (stderr %s)", err, w, stderr)
+		}
+	}
+	if st := emu.Stats(); st.Invocations != 0 || len(st.Rejections) != 0 {
+		t.Errorf("emulator stats = %+v, want nothing sent", st)
+	}
+}
+
+// TestAWSJWTDoctor: doctor's checklist for a secretless route, healthy and with the runtime trusting
+// another issuer than STS's.
+func TestAWSJWTDoctor(t *testing.T) {
+	t.Run("healthy", func(t *testing.T) {
+		_, emu := startSecretless(t)
+		stdout, _, err := runCmd(t, nil, awsJWTFlags("doctor", emu)...)
+		if err != nil {
+			t.Fatalf("doctor = %v\n%s", err, stdout)
+		}
+		golden(t, "aws_jwt", stdout)
+	})
+	t.Run("federation disabled", func(t *testing.T) {
+		a, emu := startSecretless(t)
+		a.SetOutboundFederation(false)
+		stdout, _, err := runCmd(t, nil, awsJWTFlags("doctor", emu)...)
+		if err == nil || !strings.Contains(stdout, "✗ token: ") || !strings.Contains(stdout, "outbound identity federation is not enabled for this account") {
+			t.Fatalf("doctor = %v, want ✗ token explaining federation:\n%s", err, stdout)
+		}
+		golden(t, "aws_jwt_federation_disabled", stdout)
+	})
+	t.Run("runtime trusts another issuer", func(t *testing.T) {
+		// Another account's STS: its issuer is not the one the runtime trusts.
+		a, err := emulator.StartAWS(t.Context(), emulator.AWSConfig{AccountID: "210987654321"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close() })
+		_, emu := startSecretless(t)
+		awsEnv(t, awsKeyEnv(map[string]string{"AWS_ENDPOINT_URL_STS": a.URL()}))
+		stdout, _, err := runCmd(t, nil, awsJWTFlags("doctor", emu)...)
+		if err == nil || !strings.Contains(stdout, "✗ protected-resource metadata: the runtime trusts") {
+			t.Fatalf("doctor = %v, want ✗ on the runtime's trust:\n%s", err, stdout)
+		}
+		golden(t, "aws_jwt_other_issuer", stdout)
+	})
+}
+
+// TestDemoAWSJWT runs demo --auth aws-jwt with a poisoned AWS environment: the demo uses its
+// in-process key and fake STS, never reads them, and a Go SDK client calls a tool through it.
+func TestDemoAWSJWT(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "config")
+	if err := os.WriteFile(bad, []byte("[profile broken\nnot ini at all"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	awsEnv(t, map[string]string{"AWS_ACCESS_KEY_ID": "AKIABOGUSEXAMPLE0000", "AWS_SECRET_ACCESS_KEY": "bogus",
+		"AWS_CONFIG_FILE": bad, "AWS_PROFILE": "broken", "AWS_ENDPOINT_URL": "http://127.0.0.1:1"})
+	p := startProxy(t, nil, "demo", "--listen", "127.0.0.1:0", "--log-format", "json", "--auth", "aws-jwt")
+	waitReady(t, p)
+	want := "secretless. No client secret exists"
+	if out := waitStdout(p, "Authorizer:"); !strings.Contains(out, want) || !strings.Contains(out, "allowedAudience [agentcore-demo-runtime]") {
+		t.Errorf("demo banner does not show the secretless mode:\n%s", out)
+	}
+	cs := connect(t, p.MCPURL(), nil)
+	if got := callText(t, cs, "multiply_numbers", map[string]any{"a": 6, "b": 7}); got != "42" {
+		t.Errorf("multiply_numbers(6, 7) = %q, want 42", got)
+	}
+}
+
+// TestAWSJWTTokenCommand: token prints a fresh STS web identity token for a secretless route, and
+// --decode shows its claims and the check against the STS issuer's key set.
+func TestAWSJWTTokenCommand(t *testing.T) {
+	_, emu := startSecretless(t)
+	stdout, _, err := runCmd(t, nil, awsJWTFlags("token", emu)...)
+	if err != nil || !tokenRe.MatchString(stdout) {
+		t.Fatalf("token = %q, %v; want a JWT", stdout, err)
+	}
+	stdout, _, err = runCmd(t, nil, awsJWTFlags("token", emu, "--decode", "--aws-jwt-tag", "team=payments")...)
+	if err != nil {
+		t.Fatalf("token --decode: %v\n%s", err, stdout)
+	}
+	for _, w := range []string{`"sub": "arn:aws:iam::123456789012:role/agentcore-proxy"`, `"team": "payments"`, "check: ✓ passes the authorizer rules (allowedAudience [secretless-runtime])"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("token --decode output lacks %q:\n%s", w, stdout)
+		}
+	}
+	if tokenRe.MatchString(stdout) {
+		t.Errorf("token --decode printed the token itself")
+	}
+}
+
+// TestAWSJWTRuntimeRejectsAudience: a runtime whose allowedAudience lacks the token's audience
+// refuses it; the client's error says what the runtime's authorizer needs, naming --audience.
+func TestAWSJWTRuntimeRejectsAudience(t *testing.T) {
+	_, emu := startSecretless(t)
+	emu.SetAuthorizer(emulator.Authorizer{AllowedAudience: []string{"another-runtime"}})
+	p := startProxy(t, nil, awsJWTFlags("serve", emu)...)
+	waitReady(t, p)
+	req, _ := http.NewRequest(http.MethodPost, p.MCPURL(), strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body strings.Builder
+	if _, err := io.Copy(&body, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("X-Agentcore-Proxy-Diagnosis") != "claim_aud" ||
+		!strings.Contains(body.String(), "allowedAudience holding --audience") {
+		t.Errorf("initialize = %d (diagnosis %q) %s, want 401 claim_aud explaining the authorizer setup", resp.StatusCode, resp.Header.Get("X-Agentcore-Proxy-Diagnosis"), body.String())
+	}
+}
