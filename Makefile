@@ -90,7 +90,7 @@ FUZZ_TARGETS := agentcore:FuzzParseRuntimeARN proxy:FuzzSniffRequest proxy:FuzzC
 	internal/server:FuzzGuardHeaders internal/doctor:FuzzResourceMetadata \
 	tokencache:FuzzParseChallenges tokencache:FuzzDecodeResourceMetadata tokencache:FuzzDecodeServerMetadata \
 	tokencache:FuzzParseClientKey internal/stdio:FuzzReadLine internal/stdio:FuzzReadEvents \
-	internal/redact:FuzzRedact internal/secureurl:FuzzCheck
+	internal/redact:FuzzRedact internal/secureurl:FuzzCheck internal/runtimeconfig:FuzzFetchAnswer
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
