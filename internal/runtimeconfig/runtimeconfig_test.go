@@ -207,7 +207,10 @@ func TestFetchFailures(t *testing.T) {
 			w.Write([]byte(`{"description":"`))
 			w.Write([]byte(strings.Repeat("x", MaxAnswerBytes)))
 			w.Write([]byte(`"}`))
-		}, check: func(err error) bool { var e *AnswerError; return errors.As(err, &e) && strings.Contains(err.Error(), "too large") }},
+		}, check: func(err error) bool {
+			var e *AnswerError
+			return errors.As(err, &e) && strings.Contains(err.Error(), "too large")
+		}},
 		{name: "not json", handler: func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`<html>`))
