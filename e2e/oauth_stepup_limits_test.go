@@ -15,7 +15,7 @@ import (
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/emulator"
-	"github.com/agentcore-proxy/agentcore-proxy/internal/server"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/route"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 )
 
@@ -182,8 +182,8 @@ routes:
 }
 
 // TestStepUpLimits: an upstream that asks for ever-new scopes gets at most
-// server.MaxStepUpSets step-ups; a scope longer than
-// server.MaxStepUpScopeBytes is refused without a token request. Each
+// route.MaxStepUpSets step-ups; a scope longer than
+// route.MaxStepUpScopeBytes is refused without a token request. Each
 // refusal is the insufficient_scope explanation, and the log names the
 // limit.
 func TestStepUpLimits(t *testing.T) {
@@ -208,15 +208,15 @@ func TestStepUpLimits(t *testing.T) {
 	}
 
 	t.Run("scope bytes", func(t *testing.T) {
-		refused(t, strings.Repeat("x", server.MaxStepUpScopeBytes+1), "scope_bytes", 1)
+		refused(t, strings.Repeat("x", route.MaxStepUpScopeBytes+1), "scope_bytes", 1)
 	})
 	t.Run("scope sets", func(t *testing.T) {
-		for i := range server.MaxStepUpSets {
+		for i := range route.MaxStepUpSets {
 			if resp, reply := postRPC(t, p.MCPURL(), toolCall(i, fmt.Sprintf("s%d", i)), nil); resp.StatusCode != http.StatusOK || reply.Error != nil {
-				t.Fatalf("step-up %d of %d = %d %+v, want 200", i+1, server.MaxStepUpSets, resp.StatusCode, reply.Error)
+				t.Fatalf("step-up %d of %d = %d %+v, want 200", i+1, route.MaxStepUpSets, resp.StatusCode, reply.Error)
 			}
 		}
-		refused(t, "one-more", "scope_sets", 1+server.MaxStepUpSets)
+		refused(t, "one-more", "scope_sets", 1+route.MaxStepUpSets)
 		// The route keeps its largest token.
 		if resp, reply := postRPC(t, p.MCPURL(), toolCall(100, "s0"), nil); resp.StatusCode != http.StatusOK || reply.Error != nil {
 			t.Errorf("call after the limit = %d %+v, want 200", resp.StatusCode, reply.Error)

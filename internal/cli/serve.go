@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/route"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/server"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 )
@@ -335,7 +336,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 		}
 		fmt.Fprintf(env.Stdout, "agentcore-proxy %s listening on %s\n", version(), base)
 		for _, r := range routes {
-			fmt.Fprintf(env.Stdout, "  %s%s -> %s (route %s)\n", base, r.Path, server.Describe(r), r.Name)
+			fmt.Fprintf(env.Stdout, "  %s%s -> %s (route %s)\n", base, r.Path, route.Describe(r), r.Name)
 		}
 		if metricsAddr != "" {
 			fmt.Fprintf(env.Stdout, "  metrics and probes on http://%s (/metrics, /healthz, /readyz)\n", metricsAddr)

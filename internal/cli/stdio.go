@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/route"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/server"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/stdio"
 )
@@ -118,7 +119,7 @@ func runStdio(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	route, err := pickRoute(routes, *routeName)
+	picked, err := pickRoute(routes, *routeName)
 	if err != nil {
 		return err
 	}
@@ -130,15 +131,15 @@ func runStdio(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	for _, w := range exposedSecretFiles([]config.Resolved{route}) {
+	for _, w := range exposedSecretFiles([]config.Resolved{picked}) {
 		logger.Warn(w)
 	}
-	srv, err := server.New(ctx, []config.Resolved{route}, common.serverOptions(logger))
+	srv, err := server.New(ctx, []config.Resolved{picked}, common.serverOptions(logger))
 	if err != nil {
 		return err
 	}
-	logger.Info("agentcore-proxy stdio", "version", version(), "route", route.Name, "target", server.Describe(route))
-	err = srv.RunFront(server.FrontOptions{Route: route.Name, MetricsAddr: common.metricsListen, Pprof: common.pprof,
+	logger.Info("agentcore-proxy stdio", "version", version(), "route", picked.Name, "target", route.Describe(picked))
+	err = srv.RunFront(server.FrontOptions{Route: picked.Name, MetricsAddr: common.metricsListen, Pprof: common.pprof,
 		MetricsGuard: common.guard.metricsGuard()}, func(h http.Handler) error {
 		return stdio.Run(ctx, env.Stdin, env.Stdout, stdio.Options{
 			Handler: h, Logger: logger, DrainTimeout: drainOrNow(common.drainTimeout), MaxLineBytes: *maxLine, Redact: env.red.Redact,

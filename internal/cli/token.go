@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
-	"github.com/agentcore-proxy/agentcore-proxy/internal/server"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/route"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
@@ -50,7 +50,7 @@ func runToken(ctx context.Context, args []string, env Env) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	life, stop := context.WithCancel(ctx)
-	auth := server.NewAuthSetup(server.AuthOptions{Redactor: env.red})
+	auth := route.NewAuthSetup(route.AuthOptions{Redactor: env.red})
 	defer func() {
 		stop()
 		auth.Wait()
@@ -66,7 +66,7 @@ func runToken(ctx context.Context, args []string, env Env) error {
 	}
 	token, err := cache.Token(ctx)
 	if err != nil {
-		return server.ExplainRouteTokenFailure(err, r)
+		return route.ExplainRouteTokenFailure(err, r)
 	}
 	if !*decode {
 		fmt.Fprintln(env.Stdout, token)
@@ -92,10 +92,10 @@ func pickRoute(routes []config.Resolved, name string) (config.Resolved, error) {
 
 // printDecoded prints the token's header and claims, its fingerprint, and
 // whether it passes the route's authorizer rules.
-func printDecoded(life context.Context, env Env, auth *server.AuthSetup, r config.Resolved, d *tokencache.Discovery, token string) error {
+func printDecoded(life context.Context, env Env, auth *route.AuthSetup, r config.Resolved, d *tokencache.Discovery, token string) error {
 	if !tokencache.IsJWT(token) {
 		fmt.Fprintf(env.Stdout, "fingerprint: %s\ncheck: %s (the token is not a JWT; only the authorization server and the upstream can read it)\n",
-			jwtcheck.Fingerprint(token), server.LocalCheckOpaque)
+			jwtcheck.Fingerprint(token), route.LocalCheckOpaque)
 		return nil
 	}
 	header, claims, err := jwtcheck.Decode(token)
@@ -111,12 +111,12 @@ func printDecoded(life context.Context, env Env, auth *server.AuthSetup, r confi
 	fmt.Fprintf(env.Stdout, "fingerprint: %s\n", jwtcheck.Fingerprint(token))
 	checker, err := auth.ReadyChecker(life, r, d)
 	if err == nil && checker == nil {
-		fmt.Fprintf(env.Stdout, "check: %s (the authorization server publishes no jwks_uri)\n", server.LocalCheckOpaque)
+		fmt.Fprintf(env.Stdout, "check: %s (the authorization server publishes no jwks_uri)\n", route.LocalCheckOpaque)
 		return nil
 	}
 	if err == nil {
 		if _, err = checker.Check(token); err != nil {
-			err = server.ExplainRouteTokenFailure(err, r)
+			err = route.ExplainRouteTokenFailure(err, r)
 		}
 	}
 	if err != nil {

@@ -8,13 +8,13 @@ import (
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/awssecrets"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
-	"github.com/agentcore-proxy/agentcore-proxy/internal/server"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/route"
 )
 
 // checkSigV4 builds route r's signing transport and asks STS who signs
 // (sts:GetCallerIdentity needs no permission): the identity, the access
 // key's fingerprint, the service and the region. Never a key.
-func checkSigV4(ctx context.Context, auth *server.AuthSetup, r config.Resolved) (http.RoundTripper, string, error) {
+func checkSigV4(ctx context.Context, auth *route.AuthSetup, r config.Resolved) (http.RoundTripper, string, error) {
 	sv, err := auth.SigV4(ctx, r, nil, 0)
 	if err != nil {
 		return nil, "", err
@@ -33,7 +33,7 @@ func checkSigV4(ctx context.Context, auth *server.AuthSetup, r config.Resolved) 
 
 // checkAWSSources reads what route r takes from SSM Parameter Store or
 // Secrets Manager and names each value read and its type, never the value.
-func checkAWSSources(ctx context.Context, auth *server.AuthSetup, r config.Resolved) (string, error) {
+func checkAWSSources(ctx context.Context, auth *route.AuthSetup, r config.Resolved) (string, error) {
 	if err := auth.ReadSources(ctx, r); err != nil {
 		return "", err
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/inprocess"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
-	"github.com/agentcore-proxy/agentcore-proxy/internal/server"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/route"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
@@ -119,7 +119,7 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 	if opts.Redactor == nil {
 		opts.Redactor = redact.New()
 	}
-	auth := server.NewAuthSetup(server.AuthOptions{Redactor: opts.Redactor})
+	auth := route.NewAuthSetup(route.AuthOptions{Redactor: opts.Redactor})
 	defer auth.CloseIdleConnections()
 	// The token cache lives as long as the check: the token step's token is
 	// the one the MCP step sends, so the IdP is asked once.
@@ -156,7 +156,7 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 			if d, err = auth.Discover(ctx, r); err != nil {
 				return "", err
 			}
-			detail := fmt.Sprintf("issuer %s, jwks_uri %s, token_endpoint %s", d.Issuer, cmp.Or(d.JWKSURI, "(none: "+server.LocalCheckOpaque+")"), cmp.Or(d.TokenEndpoint, "(none)"))
+			detail := fmt.Sprintf("issuer %s, jwks_uri %s, token_endpoint %s", d.Issuer, cmp.Or(d.JWKSURI, "(none: "+route.LocalCheckOpaque+")"), cmp.Or(d.TokenEndpoint, "(none)"))
 			return detail + discoveryHops(auth.Found(r)), nil
 		})
 		c.run("token", func() (string, error) {
@@ -164,9 +164,9 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 			if err != nil {
 				return "", err
 			}
-			tokens = server.NewTokenSource(cache, r.Names())
+			tokens = route.NewTokenSource(cache, r.Names())
 			if token, err = cache.Token(ctx); err != nil {
-				return "", server.ExplainRouteTokenFailure(err, r)
+				return "", route.ExplainRouteTokenFailure(err, r)
 			}
 			detail := "fingerprint " + jwtcheck.Fingerprint(token)
 			if _, claims, err := jwtcheck.Decode(token); err == nil {
@@ -176,15 +176,15 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 		})
 		c.run("authorizer rules", func() (string, error) {
 			if token != "" && !tokencache.IsJWT(token) {
-				return server.LocalCheckOpaque + " (the token is not a JWT)", nil
+				return route.LocalCheckOpaque + " (the token is not a JWT)", nil
 			}
 			checker, err := auth.ReadyChecker(life, r, d)
 			if err == nil && checker == nil {
-				return server.LocalCheckOpaque + " (no jwks_uri)", nil
+				return route.LocalCheckOpaque + " (no jwks_uri)", nil
 			}
 			if err == nil {
 				if _, err = checker.Check(token); err != nil {
-					err = server.ExplainRouteTokenFailure(err, r)
+					err = route.ExplainRouteTokenFailure(err, r)
 				}
 			}
 			return "passes " + r.Rules.String(), err
@@ -203,9 +203,9 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 }
 
 // discoveryHops lists where discovery looked, one hop a line.
-func discoveryHops(f *server.Found) string {
+func discoveryHops(f *route.Found) string {
 	// A discovery URL fetched as given is one hop the line above says.
-	if f == nil || f.Source == server.SourceTokenURL || (f.Source == server.SourceDiscoveryURL && len(f.Hops) <= 1) {
+	if f == nil || f.Source == route.SourceTokenURL || (f.Source == route.SourceDiscoveryURL && len(f.Hops) <= 1) {
 		return ""
 	}
 	var b strings.Builder
@@ -263,7 +263,7 @@ func checkMetadata(ctx context.Context, client *http.Client, r config.Resolved, 
 	resp.Body.Close()
 	metaRaw, found := resourceMetadata(resp.Header.Get("WWW-Authenticate"))
 	if resp.StatusCode != http.StatusUnauthorized || !found {
-		uc := server.UpstreamContext(r)
+		uc := route.UpstreamContext(r)
 		uc.Redact = opts.Redactor.Redact
 		if dg, ok := proxy.Diagnose(resp.StatusCode, resp.Header, body, uc); ok {
 			return "", fmt.Errorf("an unauthenticated call got %d without a Bearer challenge: %s", resp.StatusCode, dg.Message())
@@ -305,7 +305,7 @@ const mcpEndpoint = "http://agentcore-proxy.doctor"
 // even on loopback, would lend the route's token to any local process for
 // as long as the check runs.
 func checkMCP(ctx context.Context, r config.Resolved, tokens proxy.TokenSource, transport http.RoundTripper, opts Options) (string, error) {
-	p, err := proxy.New(proxy.Options{Route: r.Name, Target: r.Upstream, Tokens: tokens, Transport: transport, UserAgent: opts.userAgent(), Upstream: server.UpstreamContext(r),
+	p, err := proxy.New(proxy.Options{Route: r.Name, Target: r.Upstream, Tokens: tokens, Transport: transport, UserAgent: opts.userAgent(), Upstream: route.UpstreamContext(r),
 		Redact: opts.Redactor.Redact})
 	if err != nil {
 		return "", err

@@ -90,7 +90,7 @@ func (s *Server) RunFront(fo FrontOptions, front func(http.Handler) error) error
 	var h http.Handler
 	for _, r := range s.routes {
 		if r.Name == fo.Route {
-			h = r.handler
+			h = r.Handler
 		}
 	}
 	if h == nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/drain"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/route"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/statuspage"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 )
@@ -24,7 +25,7 @@ import (
 func (s *Server) handler(withMetrics bool) http.Handler {
 	mux := http.NewServeMux()
 	for _, r := range s.routes {
-		mux.Handle(r.Path, r.handler)
+		mux.Handle(r.Path, r.Handler)
 	}
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -45,29 +46,18 @@ func (s *Server) handler(withMetrics bool) http.Handler {
 	return mux
 }
 
-type routeReadiness struct {
-	Ready       bool      `json:"ready"`
-	Reason      string    `json:"reason,omitempty"`
-	ExpiresAt   time.Time `json:"token_expires_at,omitzero"`
-	Fingerprint string    `json:"token_fingerprint,omitempty"`
-	// Auth is "sigv4" for a route signed with AWS credentials, whose
-	// access key SignerFingerprint identifies.
-	Auth              string `json:"auth,omitempty"`
-	SignerFingerprint string `json:"aws_access_key_fingerprint,omitempty"`
-}
-
 // readyz answers 200 when every route that needs a token holds a valid one.
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	ready := !s.draining.Load()
-	report := map[string]routeReadiness{}
+	report := map[string]route.Readiness{}
 	for _, r := range s.routes {
-		rr := routeReadiness{Ready: true}
-		if r.sigv4 != nil {
-			rr = r.sigv4.readiness()
+		rr := route.Readiness{Ready: true}
+		if r.SigV4 != nil {
+			rr = r.SigV4.Readiness()
 			rr.Reason = s.opts.Redactor.Redact(rr.Reason)
 		}
-		if st, ok := r.tokenState(); ok {
-			rr = routeReadiness{Ready: st.Valid, ExpiresAt: st.ExpiresAt, Fingerprint: st.Fingerprint}
+		if st, ok := r.TokenState(); ok {
+			rr = route.Readiness{Ready: st.Valid, ExpiresAt: st.ExpiresAt, Fingerprint: st.Fingerprint}
 			if !st.Valid {
 				rr.Reason = "no valid access token yet"
 				if st.LastError != nil {

@@ -1,14 +1,12 @@
-// Package server runs agentcore-proxy: it assembles each route (discovery →
-// token cache → token checker → proxy handler), serves the routes with the
-// health endpoints, metrics and the status page behind the inbound guard,
-// and drains open streams on shutdown. internal/cli turns flags and YAML into
+// Package server runs agentcore-proxy: it serves the routes internal/route
+// builds with the health endpoints, metrics and the status page behind the
+// inbound guard, and drains open streams on shutdown. internal/cli turns flags and YAML into
 // its inputs and its structured errors into sentences.
 package server
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -20,8 +18,8 @@ import (
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/route"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
-	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
 
 // Options shape a Server. Zero values take the defaults.
@@ -69,8 +67,8 @@ func (o Options) UserAgent() string { return "agentcore-proxy/" + o.Version }
 // Server is the running proxy: one handler per route, their token caches,
 // the health endpoints, metrics and the status page.
 type Server struct {
-	routes []*route
-	auth   *AuthSetup
+	routes []*route.Route
+	auth   *route.AuthSetup
 	logger *slog.Logger
 	opts   Options
 	// stop ends the token caches' lifetime; Run calls it after draining.
@@ -85,13 +83,6 @@ type Server struct {
 	recorder *recorder
 	// recoveries counts session recoveries for the status page.
 	recoveries recoveryCounts
-}
-
-type route struct {
-	config.Resolved
-	handler http.Handler
-	auth    *RouteAuth  // nil for routes without auth
-	sigv4   *SigV4Route // set for routes signed with AWS SigV4
 }
 
 // New discovers each route's token endpoint, builds one token cache per
@@ -110,7 +101,7 @@ func New(ctx context.Context, routes []config.Resolved, opts Options) (_ *Server
 	s := &Server{logger: opts.Logger, stop: stop, opts: opts, upstream: proxy.NewTransport(opts.Transport),
 		recorder: newRecorder()}
 	s.metrics = newMetrics(opts)
-	s.auth = NewAuthSetup(AuthOptions{Logger: opts.Logger, FetchTimeout: opts.TokenFetchTimeout, Transport: opts.Transport,
+	s.auth = route.NewAuthSetup(route.AuthOptions{Logger: opts.Logger, FetchTimeout: opts.TokenFetchTimeout, Transport: opts.Transport,
 		OnFetch: s.metrics.onFetch, OnJWKSRefresh: s.metrics.onJWKSRefresh, AWSCredentials: opts.AWSCredentials,
 		Redactor: opts.Redactor})
 	defer func() {
@@ -120,56 +111,20 @@ func New(ctx context.Context, routes []config.Resolved, opts Options) (_ *Server
 			s.auth.Wait()
 		}
 	}()
+	deps := route.Deps{
+		Auth: s.auth, Upstream: s.upstream, Logger: s.logger, UserAgent: opts.UserAgent(), Redact: opts.Redactor.Redact,
+		MaxRetries: opts.MaxRetries, RetryToolCalls: opts.RetryToolCalls,
+		MaxBodyBytes: opts.MaxBodyBytes, MaxStreamDuration: opts.MaxStreamDuration,
+		SessionRecovery: !opts.DisableSessionRecovery,
+		Hooks:           s.hooks,
+	}
 	var errs []error
 	for _, r := range routes {
-		rt := &route{Resolved: r}
-		var tokens proxy.TokenSource
-		if r.Auth != nil {
-			ra, err := s.auth.Route(ctx, life, r)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			rt.auth, tokens = ra, s.auth.Tokens(r, ra)
-		}
-		var transport http.RoundTripper = s.upstream
-		if r.SigV4 != nil {
-			if rt.sigv4, err = s.auth.SigV4(ctx, r, s.upstream, opts.MaxBodyBytes); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			transport = rt.sigv4.Transport
-		}
-		p, err := proxy.New(proxy.Options{
-			Route:     r.Name,
-			Target:    r.Upstream,
-			Tokens:    tokens,
-			UserAgent: opts.UserAgent(),
-			Transport: transport,
-			Logger:    s.logger,
-			Upstream:  UpstreamContext(r),
-			Redact:    opts.Redactor.Redact,
-
-			MaxRetries:     opts.MaxRetries,
-			RetryToolCalls: opts.RetryToolCalls,
-			MaxBodyBytes:   opts.MaxBodyBytes,
-
-			OnDiagnosis:     s.metrics.onDiagnosis(r.Name),
-			OnStream:        s.metrics.onStream(r.Name),
-			SessionRecovery: !opts.DisableSessionRecovery,
-			OnRecovery:      s.onRecovery(r.Name),
-			OnDone: func(sum proxy.Summary) {
-				s.metrics.observe(sum)
-				s.recorder.observe(sum)
-				logRequest(s.logger, sum)
-			},
-		})
+		rt, err := route.Build(ctx, life, r, deps)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("route %s: %w", r.Name, err))
+			errs = append(errs, err)
 			continue
 		}
-		rt.handler = promhttp.InstrumentHandlerInFlight(s.metrics.inflight.WithLabelValues(r.Name),
-			limitDuration(p, opts.MaxStreamDuration))
 		s.routes = append(s.routes, rt)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -179,44 +134,20 @@ func New(ctx context.Context, routes []config.Resolved, opts Options) (_ *Server
 	return s, nil
 }
 
-// UpstreamContext describes route r for the proxy's explanations.
-func UpstreamContext(r config.Resolved) proxy.UpstreamContext {
-	uc := proxy.UpstreamContext{Qualifier: r.Qualifier, Endpoint: r.Upstream.Host, Names: r.Names()}
-	if r.ARN != nil {
-		uc.ARN, uc.Region = r.ARN.String(), r.ARN.Region
+// hooks returns the observers of route name's requests: metrics, the
+// status page's counts and failures, the request log.
+func (s *Server) hooks(name string) route.Hooks {
+	return route.Hooks{
+		OnDiagnosis: s.metrics.onDiagnosis(name),
+		OnStream:    s.metrics.onStream(name),
+		OnRecovery:  s.onRecovery(name),
+		OnDone: func(sum proxy.Summary) {
+			s.metrics.observe(sum)
+			s.recorder.observe(sum)
+			logRequest(s.logger, sum)
+		},
+		Wrap: func(h http.Handler) http.Handler {
+			return promhttp.InstrumentHandlerInFlight(s.metrics.inflight.WithLabelValues(name), h)
+		},
 	}
-	if r.Auth != nil {
-		uc.ClientID = r.Auth.ClientID
-	}
-	uc.SigV4 = r.SigV4 != nil
-	return uc
-}
-
-// Describe names route r's upstream for people: the ARN and qualifier, or
-// the URL without credentials.
-func Describe(r config.Resolved) string {
-	if r.ARN != nil {
-		return fmt.Sprintf("%s (qualifier %s)", r.ARN, r.Qualifier)
-	}
-	return r.Upstream.Redacted()
-}
-
-// limitDuration caps how long a request (a stream included) may last.
-func limitDuration(next http.Handler, maxDuration time.Duration) http.Handler {
-	if maxDuration <= 0 {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), maxDuration)
-		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
-}
-
-// tokenState is what readiness and the status page read of a route's token.
-func (r *route) tokenState() (tokencache.State, bool) {
-	if r.auth == nil {
-		return tokencache.State{}, false
-	}
-	return r.auth.Cache.State(), true
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentcore-proxy/agentcore-proxy/internal/route"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/statuspage"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
@@ -119,27 +120,27 @@ func (s *Server) snapshot() statuspage.Status {
 	}
 	for _, r := range s.routes {
 		c := s.recorder.count(r.Name)
-		sr := statuspage.Route{Name: r.Name, Path: r.Path, Target: Describe(r.Resolved), Auth: r.auth != nil,
+		sr := statuspage.Route{Name: r.Name, Path: r.Path, Target: route.Describe(r.Resolved), Auth: r.Auth != nil,
 			Requests: c.requests, Errors: c.errors,
 			SessionRecovery: !s.opts.DisableSessionRecovery, Recoveries: s.recoveries.get(r.Name)}
-		if r.sigv4 != nil {
+		if r.SigV4 != nil {
 			var ready bool
-			sr.Signing, ready = r.sigv4.describe()
+			sr.Signing, ready = r.SigV4.Signing()
 			sr.Signing = red.Redact(sr.Signing)
 			st.Ready = st.Ready && ready
 		}
-		if ts, ok := r.tokenState(); ok {
+		if ts, ok := r.TokenState(); ok {
 			tok := &statuspage.Token{Valid: ts.Valid, ExpiresAt: ts.ExpiresAt, FetchedAt: ts.FetchedAt,
 				Fingerprint: ts.Fingerprint, LastErrorAt: ts.LastErrorAt}
 			if ts.Valid {
 				tok.SecondsLeft = int64(time.Until(ts.ExpiresAt).Seconds())
-				tok.Claims = r.auth.Claims()
+				tok.Claims = r.Auth.Claims()
 			}
 			if ts.LastError != nil {
 				tok.LastError = red.Redact(ts.LastError.Error())
 			}
 			sr.Token = tok
-			sr.Discovery = r.auth.Status(s.auth.Found(r.Resolved), r.auth.Resource)
+			sr.Discovery = r.Auth.Status(s.auth.Found(r.Resolved), r.Auth.Resource)
 			for i, h := range sr.Discovery.Hops {
 				sr.Discovery.Hops[i] = red.Redact(h)
 			}

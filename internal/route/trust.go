@@ -1,4 +1,4 @@
-package server
+package route
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 )
 
 // ErrUntrustedAuthServer is wrapped by every *UntrustedAuthServerError.
-var ErrUntrustedAuthServer = errors.New("server: the authorization server is not trusted with the route's client credentials")
+var ErrUntrustedAuthServer = errors.New("route: the authorization server is not trusted with the route's client credentials")
 
 // UntrustedAuthServerError says that discovery found an authorization
 // server the route's client credentials do not belong to, so the route does

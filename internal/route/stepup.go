@@ -1,4 +1,4 @@
-package server
+package route
 
 import (
 	"context"
@@ -35,7 +35,7 @@ const (
 // errStepUpRefused means the route may not request the scopes an
 // insufficient_scope challenge asks for: step-up is off, a limit is hit, or
 // the route's scope list does not allow them.
-var errStepUpRefused = errors.New("server: step-up refused")
+var errStepUpRefused = errors.New("route: step-up refused")
 
 // scopeStepper gets tokens with more scopes when the upstream answers 403
 // insufficient_scope (MCP 2025-11-25). There is one per route, never shared

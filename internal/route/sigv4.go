@@ -1,4 +1,4 @@
-package server
+package route
 
 import (
 	"context"
@@ -75,22 +75,22 @@ func (sr *SigV4Route) signerState(ctx context.Context) (fingerprint string, err 
 // cache answers at once unless they must be refreshed.
 const credentialsWait = 5 * time.Second
 
-// readiness reports whether credentials can be had now, and whose.
-func (sr *SigV4Route) readiness() routeReadiness {
+// Readiness reports whether credentials can be had now, and whose.
+func (sr *SigV4Route) Readiness() Readiness {
 	ctx, cancel := context.WithTimeout(context.Background(), credentialsWait)
 	defer cancel()
 	fp, err := sr.signerState(ctx)
-	rr := routeReadiness{Ready: err == nil, Auth: config.AuthSigV4, SignerFingerprint: fp}
+	rr := Readiness{Ready: err == nil, Auth: config.AuthSigV4, SignerFingerprint: fp}
 	if err != nil {
 		rr.Reason = "no AWS credentials: " + err.Error()
 	}
 	return rr
 }
 
-// describe says how the route signs, for the status page, and whether it
+// Signing says how the route signs, for the status page, and whether it
 // can now.
-func (sr *SigV4Route) describe() (string, bool) {
-	rr := sr.readiness()
+func (sr *SigV4Route) Signing() (string, bool) {
+	rr := sr.Readiness()
 	s := fmt.Sprintf("AWS SigV4 (%s, %s), access key %s", sr.Transport.Service(), sr.Transport.Region(), rr.SignerFingerprint)
 	if !rr.Ready {
 		s = fmt.Sprintf("AWS SigV4 (%s, %s): %s", sr.Transport.Service(), sr.Transport.Region(), rr.Reason)
