@@ -37,6 +37,8 @@ type RouteFlags struct {
 	SecretInEnv bool
 	// StepUp is --step-up (nil: not given, which means on).
 	StepUp *bool
+	// RuntimeConfig is --runtime-config: auto, off or required ("": auto).
+	RuntimeConfig string
 }
 
 // Empty reports whether no route flag was given.
@@ -52,7 +54,7 @@ func (f RouteFlags) Empty() bool {
 // FromFlags returns the configuration the flags describe: one route named
 // default at /mcp.
 func FromFlags(listen string, f RouteFlags) *Config {
-	c := &Config{Listen: listen, fromFlags: true}
+	c := &Config{Listen: listen, fromFlags: true, RuntimeConfig: f.RuntimeConfig}
 	if f.Empty() {
 		return c
 	}
