@@ -44,9 +44,6 @@ func runToken(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	if r.Auth == nil {
-		return fmt.Errorf("route %s has no auth: there is no token to print", r.Name)
-	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	life, stop := context.WithCancel(ctx)
@@ -56,6 +53,13 @@ func runToken(ctx context.Context, args []string, env Env) error {
 		auth.Wait()
 		auth.CloseIdleConnections()
 	}()
+	// As serve does: the runtime's discovery URL and rules where none are given.
+	if _, err := auth.ReadRuntime(ctx, &r); err != nil {
+		return err
+	}
+	if r.Auth == nil {
+		return fmt.Errorf("route %s has no auth: there is no token to print", r.Name)
+	}
 	d, err := auth.Discover(ctx, r)
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	"github.com/agentcore-proxy/agentcore-proxy/internal/inprocess"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/route"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/runtimeconfig"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
@@ -130,6 +131,18 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 		auth.Wait()
 	}()
 
+	// The runtime's configuration is read before discovery, as serve reads
+	// it; its rules are compared once there is a token.
+	var runtime *runtimeconfig.Runtime
+	compareLater := false
+	if readsRuntime(r) {
+		var rerr error
+		runtime, rerr = auth.ReadRuntime(ctx, &r)
+		compareLater = rerr == nil && runtime != nil && r.Auth != nil
+		if !compareLater {
+			c.run("runtime configuration", func() (string, error) { return runtimeRead(auth, r, runtime), rerr })
+		}
+	}
 	var transport http.RoundTripper
 	if r.SigV4 != nil {
 		c.run("AWS signing", func() (detail string, err error) {
@@ -174,6 +187,9 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 			}
 			return detail, nil
 		})
+		if compareLater {
+			c.run("runtime configuration", func() (string, error) { return compareRuntime(runtime, token) })
+		}
 		c.run("authorizer rules", func() (string, error) {
 			if token != "" && !tokencache.IsJWT(token) {
 				return route.LocalCheckOpaque + " (the token is not a JWT)", nil

@@ -62,6 +62,8 @@ type AuthSetup struct {
 	aws *awsState // secrets.go
 	// awsCreds registers the AWS credentials handed out (sigv4.go).
 	awsCreds *redact.Set
+	// runtimeNotRead holds why a route's runtime was not read (runtime.go).
+	runtimeNotRead map[string]error
 }
 
 // NewAuthSetup returns an AuthSetup for opts.

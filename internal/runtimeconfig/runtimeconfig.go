@@ -327,15 +327,19 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Authorizer describes the runtime's authorizer in words: "IAM (SigV4)"
+// or "JWT: discovery URL, rules".
+func (r *Runtime) Authorizer() string {
+	if r.JWT == nil {
+		return "IAM (SigV4)"
+	}
+	return fmt.Sprintf("JWT: discovery %s; %s", r.JWT.DiscoveryURL, describeRules(r.JWT.Rules()))
+}
+
 // String describes the runtime in one line, for logs and doctor.
 func (r *Runtime) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "protocol %s, status %s", r.Protocol, cmp.Or(r.Status, "unknown"))
-	if r.JWT == nil {
-		b.WriteString(", IAM (SigV4) authorization")
-	} else {
-		fmt.Fprintf(&b, ", JWT authorizer (discovery %s; %s)", r.JWT.DiscoveryURL, describeRules(r.JWT.Rules()))
-	}
+	fmt.Fprintf(&b, "protocol %s, status %s, authorizer %s", r.Protocol, cmp.Or(r.Status, "unknown"), r.Authorizer())
 	if len(r.HeaderAllowlist) > 0 {
 		fmt.Fprintf(&b, ", header allowlist %v", r.HeaderAllowlist)
 	}
