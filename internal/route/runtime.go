@@ -33,23 +33,27 @@ func (a *AuthSetup) ReadRuntime(ctx context.Context, r *config.Resolved) (*runti
 	mode := names(config.SettingRuntimeConfig) + " " + r.RuntimeConfig
 	rt, err := a.fetchRuntime(ctx, r)
 	if err != nil {
-		var ue *runtimeconfig.UnavailableError
-		var apiErr *runtimeconfig.APIError
 		switch {
 		case r.AuthFromRuntime:
 			return nil, fmt.Errorf("route %s: no auth is configured and the runtime's configuration cannot be read (%w): give %s and a client secret (%s) for a runtime with a JWT authorizer, or %s sigv4 for an IAM runtime; or let the proxy read the runtime with AWS credentials allowed %s",
 				r.Name, err, names(agentcore.SettingClientID), names(agentcore.SettingClientSecret), names(config.SettingAuth), runtimeconfig.Action)
 		case r.RuntimeConfig == config.RuntimeConfigRequired:
 			return nil, fmt.Errorf("route %s: %s, and the runtime's configuration cannot be read: %w%s", r.Name, mode, err, unavailableFix(err))
-		case errors.As(err, &ue), errors.As(err, &apiErr):
-			log.Info("runtime configuration not read; going on with the configured settings", "reason", err.Error())
-			if a.runtimeNotRead == nil {
-				a.runtimeNotRead = map[string]error{}
-			}
-			a.runtimeNotRead[r.Name] = err
-			return nil, nil
 		}
-		return nil, fmt.Errorf("route %s: %w", r.Name, err)
+		// auto: the route has settings of its own to go on with. Lacking
+		// credentials or permission is expected; anything else (a wrong
+		// ARN, throttling) deserves a warning.
+		if a.runtimeNotRead == nil {
+			a.runtimeNotRead = map[string]error{}
+		}
+		a.runtimeNotRead[r.Name] = err
+		var ue *runtimeconfig.UnavailableError
+		if errors.As(err, &ue) {
+			log.Info("runtime configuration not read; going on with the configured settings", "reason", err.Error())
+		} else {
+			log.Warn("runtime configuration not read; going on with the configured settings", "reason", err.Error())
+		}
+		return nil, nil
 	}
 	if rt.Protocol != runtimeconfig.ProtocolMCP {
 		return nil, fmt.Errorf("route %s: %s %s is a %s runtime (protocolConfiguration.serverProtocol), and this proxy speaks MCP only: give the ARN of an MCP runtime",
