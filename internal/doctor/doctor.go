@@ -139,8 +139,11 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 		var rerr error
 		runtime, rerr = auth.ReadRuntime(ctx, &r)
 		compareLater = rerr == nil && runtime != nil && r.Auth != nil
-		if !compareLater {
-			c.run("runtime configuration", func() (string, error) { return runtimeRead(auth, r, runtime), rerr })
+		switch {
+		case rerr == nil && runtime == nil:
+			c.skip("runtime configuration", notRead(auth, r))
+		case !compareLater:
+			c.run("runtime configuration", func() (string, error) { return runtimeRead(r, runtime), rerr })
 		}
 	}
 	var transport http.RoundTripper

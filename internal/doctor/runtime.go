@@ -17,11 +17,25 @@ func readsRuntime(r config.Resolved) bool {
 	return r.ARN != nil && r.RuntimeConfig != "" && r.RuntimeConfig != config.RuntimeConfigOff
 }
 
-// runtimeRead describes what was read of the runtime, or why nothing was.
-func runtimeRead(auth *route.AuthSetup, r config.Resolved, rt *runtimeconfig.Runtime) string {
+// notRead says why the runtime's configuration was passed over (auto),
+// in words that do not change from machine to machine for the usual
+// causes.
+func notRead(auth *route.AuthSetup, r config.Resolved) string {
+	why := auth.RuntimeNotRead(r.Name)
+	var ue *runtimeconfig.UnavailableError
+	switch {
+	case errors.As(why, &ue) && ue.Cause == runtimeconfig.CauseAccessDenied:
+		why = fmt.Errorf("access denied: grant the proxy's role %s", ue.Action)
+	case errors.As(why, &ue):
+		why = errors.New("no AWS credentials")
+	}
+	return fmt.Sprintf("not read: %v (%s %s: going on with the configured settings)", why, r.Names()(config.SettingRuntimeConfig), r.RuntimeConfig)
+}
+
+// runtimeRead describes what was read of the runtime.
+func runtimeRead(r config.Resolved, rt *runtimeconfig.Runtime) string {
 	if rt == nil {
-		return fmt.Sprintf("not read (%s %s): %v; going on with the configured settings",
-			r.Names()(config.SettingRuntimeConfig), r.RuntimeConfig, auth.RuntimeNotRead(r.Name))
+		return ""
 	}
 	s := rt.String()
 	if rt.IAM() && r.SigV4 != nil {
