@@ -67,7 +67,7 @@ func compareRuntime(rt *runtimeconfig.Runtime, token string) (string, error) {
 		fmt.Fprintf(&b, "\n%s %s: %s", mark, f.Rule, f.Text)
 	}
 	if bad := runtimeconfig.Explain(rt, claims); len(bad) > 0 {
-		return "", errors.New(b.String() + "\nAgentCore would refuse this token: " + strings.Join(bad, "; "))
+		return "", fmt.Errorf("%s\nAgentCore would refuse this token (%d rule(s) fail)", b.String(), len(bad))
 	}
 	return b.String(), nil
 }
