@@ -36,7 +36,6 @@ func runtimeFlags(emu *emulator.Emulator, extra ...string) []string {
 		"--runtime-arn", emu.RuntimeARN(), "--endpoint-url", emu.EndpointURL()}, extra...)
 }
 
-
 // TestRuntimeConfigJWT: an ARN, AWS credentials and a client (no discovery
 // URL, no --allowed-*) work with the Go SDK client; the proxy took the
 // runtime's discovery URL and rules, checks tokens with them, and shows the
