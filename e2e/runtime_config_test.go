@@ -164,6 +164,8 @@ func TestRuntimeConfigStartFailures(t *testing.T) {
 				"give the proxy AWS credentials"}},
 		{name: "nothing given and nothing readable", args: nil,
 			want: []string{"no auth is configured and the runtime's configuration cannot be read", "give --client-id", "--auth sigv4"}},
+		{name: "mode from the environment", args: []string{"--client-id", testClientID}, env: []string{secret, "AGENTCORE_PROXY_RUNTIME_CONFIG=sometimes"},
+			want: []string{`--runtime-config "sometimes": want auto`}},
 		{name: "HTTP runtime", args: []string{"--client-id", testClientID},
 			env: []string{secret, "AWS_ACCESS_KEY_ID=" + emulator.DefaultAWSCredential.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + emulator.DefaultAWSCredential.SecretAccessKey,
 				"AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL=" + a.URL()},
