@@ -135,6 +135,9 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 	// it; its rules are compared once there is a token.
 	var runtime *runtimeconfig.Runtime
 	compareLater := false
+	if r.Auth != nil && r.Auth.AWS.Any() {
+		c.run("client from AWS", func() (string, error) { return checkAWSSources(ctx, auth, r) })
+	}
 	if readsRuntime(r) {
 		var rerr error
 		runtime, rerr = auth.ReadRuntime(ctx, &r)
@@ -164,9 +167,6 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 	} else {
 		var d *tokencache.Discovery
 		var token string
-		if r.Auth.AWS.Any() {
-			c.run("client from AWS", func() (string, error) { return checkAWSSources(ctx, auth, r) })
-		}
 		c.run("discovery", func() (string, error) {
 			var err error
 			if d, err = auth.Discover(ctx, r); err != nil {
