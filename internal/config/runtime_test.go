@@ -18,6 +18,12 @@ func TestRuntimeConfigSetting(t *testing.T) {
 					t.Errorf("Resolved = %+v; want auth from the runtime, mode auto", r)
 				}
 			}},
+		{name: "an ARN and a profile", flags: RouteFlags{RuntimeARN: goodARN, AWSProfile: "prod"},
+			check: func(t *testing.T, r Resolved) {
+				if !r.AuthFromRuntime || r.AuthFromRuntimeProfile != "prod" {
+					t.Errorf("Resolved = %+v; want auth from the runtime with profile prod", r)
+				}
+			}},
 		{name: "required", flags: RouteFlags{RuntimeARN: goodARN, RuntimeConfig: "required"},
 			check: func(t *testing.T, r Resolved) {
 				if !r.AuthFromRuntime || r.RuntimeConfig != RuntimeConfigRequired {

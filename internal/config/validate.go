@@ -42,8 +42,10 @@ type Resolved struct {
 	// at start: auto, off or required (runtimeconfig's modes).
 	RuntimeConfig string
 	// AuthFromRuntime marks an ARN route that names no auth: the runtime's
-	// configuration decides at start (SigV4 for an IAM runtime).
-	AuthFromRuntime bool
+	// configuration decides at start (SigV4 for an IAM runtime), reading
+	// it, and signing, with the AWS profile AuthFromRuntimeProfile.
+	AuthFromRuntime        bool
+	AuthFromRuntimeProfile string
 
 	// names renders settings in the words the user wrote them in.
 	names agentcore.Namer
@@ -276,7 +278,7 @@ func resolveAuth(res *Resolved, a Auth, f func(string, string) string, fromFlags
 	case AuthNone:
 		if res.ARN != nil && a.Type == "" && res.RuntimeConfig != RuntimeConfigOff {
 			// Decided at start from the runtime: SigV4 for an IAM runtime.
-			res.AuthFromRuntime = true
+			res.AuthFromRuntime, res.AuthFromRuntimeProfile = true, a.AWSProfile
 			return errs
 		}
 		if res.ARN != nil {

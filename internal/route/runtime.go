@@ -62,7 +62,7 @@ func (a *AuthSetup) ReadRuntime(ctx context.Context, r *config.Resolved) (*runti
 	switch {
 	case rt.IAM() && r.AuthFromRuntime:
 		r.AuthFromRuntime = false
-		r.SigV4 = &config.SigV4{Region: r.ARN.Region}
+		r.SigV4 = &config.SigV4{Profile: r.AuthFromRuntimeProfile, Region: r.ARN.Region}
 		log.Info("the runtime has no JWT authorizer (IAM): signing requests with AWS SigV4", "runtime", rt.ARN)
 	case rt.IAM() && r.Auth != nil:
 		log.Warn(fmt.Sprintf("the runtime takes IAM (SigV4) callers only, but the route sends a bearer token (%s): AgentCore will answer 'Authorization method mismatch'; use %s sigv4",
@@ -82,7 +82,7 @@ func (a *AuthSetup) ReadRuntime(ctx context.Context, r *config.Resolved) (*runti
 
 // fetchRuntime reads r's runtime with the AWS configuration of r's profile.
 func (a *AuthSetup) fetchRuntime(ctx context.Context, r *config.Resolved) (*runtimeconfig.Runtime, error) {
-	profile := ""
+	profile := r.AuthFromRuntimeProfile
 	switch {
 	case r.Auth != nil:
 		profile = r.Auth.AWS.Profile
