@@ -62,7 +62,9 @@ type AuthSetup struct {
 	aws *awsState // secrets.go
 	// awsCreds registers the AWS credentials handed out (sigv4.go).
 	awsCreds *redact.Set
-	// runtimeNotRead holds why a route's runtime was not read (runtime.go).
+	// runtimeFetched and runtimeNotRead hold each route's runtime read and
+	// why it was passed over (runtime.go).
+	runtimeFetched map[string]runtimeFetch
 	runtimeNotRead map[string]error
 }
 

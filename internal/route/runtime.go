@@ -31,7 +31,7 @@ func (a *AuthSetup) ReadRuntime(ctx context.Context, r *config.Resolved) (*runti
 	log := a.opts.Logger.With("route", r.Name)
 	names := r.Names()
 	mode := names(config.SettingRuntimeConfig) + " " + r.RuntimeConfig
-	rt, err := a.fetchRuntime(ctx, r)
+	rt, err := a.fetchRuntimeOnce(ctx, r)
 	if err != nil {
 		switch {
 		case r.AuthFromRuntime:
@@ -78,6 +78,27 @@ func (a *AuthSetup) ReadRuntime(ctx context.Context, r *config.Resolved) (*runti
 		log.Info("route configured from the runtime's JWT authorizer", "discovery_url", r.Auth.DiscoveryURL, "rules", rulesText(r.Rules))
 	}
 	return rt, nil
+}
+
+// runtimeFetch is the outcome of reading a route's runtime.
+type runtimeFetch struct {
+	rt  *runtimeconfig.Runtime
+	err error
+}
+
+// fetchRuntimeOnce reads r's runtime once per route: doctor and token
+// apply it before building the route, which applies it again (to the same
+// effect) without a second call.
+func (a *AuthSetup) fetchRuntimeOnce(ctx context.Context, r *config.Resolved) (*runtimeconfig.Runtime, error) {
+	if f, ok := a.runtimeFetched[r.Name]; ok {
+		return f.rt, f.err
+	}
+	rt, err := a.fetchRuntime(ctx, r)
+	if a.runtimeFetched == nil {
+		a.runtimeFetched = map[string]runtimeFetch{}
+	}
+	a.runtimeFetched[r.Name] = runtimeFetch{rt, err}
+	return rt, err
 }
 
 // fetchRuntime reads r's runtime with the AWS configuration of r's profile.

@@ -131,7 +131,15 @@ func TestReadRuntime(t *testing.T) {
 				opts.AWSCredentials = nil
 			}
 			r := resolve(t, tc.flags)
-			_, err := NewAuthSetup(opts).ReadRuntime(t.Context(), &r)
+			setup := NewAuthSetup(opts)
+			calls := len(a.Requests())
+			_, err := setup.ReadRuntime(t.Context(), &r)
+			if _, err2 := setup.ReadRuntime(t.Context(), &r); (err == nil) != (err2 == nil) {
+				t.Errorf("ReadRuntime() again: error %v, first %v; want the same outcome", err2, err)
+			}
+			if n := len(a.Requests()) - calls; n > 1 {
+				t.Errorf("two ReadRuntime calls sent %d GetAgentRuntime requests, want at most 1", n)
+			}
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("ReadRuntime() error = %v, want %q", err, tc.wantErr)
