@@ -90,7 +90,8 @@ FUZZ_TARGETS := agentcore:FuzzParseRuntimeARN proxy:FuzzSniffRequest proxy:FuzzC
 	internal/server:FuzzGuardHeaders internal/doctor:FuzzResourceMetadata \
 	discovery:FuzzParseChallenges discovery:FuzzDecodeResourceMetadata discovery:FuzzDecodeServerMetadata \
 	tokencache:FuzzParseClientKey internal/stdio:FuzzReadLine internal/stdio:FuzzReadEvents \
-	internal/redact:FuzzRedact internal/secureurl:FuzzCheck internal/awsjwt:FuzzParseClaims
+	internal/redact:FuzzRedact internal/secureurl:FuzzCheck internal/awsjwt:FuzzParseClaims \
+	internal/runtimeconfig:FuzzFetchAnswer
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

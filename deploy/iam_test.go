@@ -64,6 +64,7 @@ func TestTaskRolePolicy(t *testing.T) {
 	doc := loadPolicy(t, "iam/agentcore-proxy-policy.json")
 	arnFor := map[string]*regexp.Regexp{
 		"bedrock-agentcore:InvokeAgentRuntime": regexp.MustCompile(`^arn:aws:bedrock-agentcore:[a-z0-9-]+:\d{12}:runtime/[A-Za-z0-9_-]+(/runtime-endpoint/\*)?$`),
+		"bedrock-agentcore:GetAgentRuntime":    regexp.MustCompile(`^arn:aws:bedrock-agentcore:[a-z0-9-]+:\d{12}:runtime/[A-Za-z0-9_-]+$`),
 		"ssm:GetParameter":                     regexp.MustCompile(`^arn:aws:ssm:[a-z0-9-]+:\d{12}:parameter/[A-Za-z0-9_/.-]+/\*$`),
 		"ssm:GetParameters":                    regexp.MustCompile(`^arn:aws:ssm:[a-z0-9-]+:\d{12}:parameter/[A-Za-z0-9_/.-]+/\*$`),
 		"secretsmanager:GetSecretValue":        regexp.MustCompile(`^arn:aws:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9_/+=.@-]+-\*$`),
@@ -95,7 +96,7 @@ func TestTaskRolePolicy(t *testing.T) {
 		}
 	}
 	slices.Sort(actions)
-	want := []string{"bedrock-agentcore:InvokeAgentRuntime", "kms:Decrypt", "secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters"}
+	want := []string{"bedrock-agentcore:GetAgentRuntime", "bedrock-agentcore:InvokeAgentRuntime", "kms:Decrypt", "secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters"}
 	if !slices.Equal(actions, want) {
 		t.Errorf("actions = %v, want %v", actions, want)
 	}

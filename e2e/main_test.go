@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,7 +25,9 @@ var testSecrets = []string{testClientSecret, "not-the-secret", "wrong-secret", "
 var testClientIDs = []string{testClientID}
 
 func TestMain(m *testing.M) {
+	cleanAWS := hermeticAWS()
 	code := m.Run()
+	cleanAWS()
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
@@ -80,4 +83,27 @@ func scanForSecrets(logs string) []string {
 		problems = append(problems, "an Authorization header")
 	}
 	return problems
+}
+
+// hermeticAWS keeps the developer's own AWS setup from every test, as
+// awsEnv does for one: with --runtime-config auto a route to a runtime ARN
+// reads the runtime with whatever credentials the process finds. It returns
+// a function removing the empty config files.
+func hermeticAWS() func() {
+	for _, k := range awsEnvVars {
+		os.Unsetenv(k)
+	}
+	dir, err := os.MkdirTemp("", "agentcore-proxy-e2e-aws-")
+	if err != nil {
+		panic(err)
+	}
+	for _, name := range []string{"config", "credentials"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o600); err != nil {
+			panic(err)
+		}
+	}
+	os.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	return func() { os.RemoveAll(dir) }
 }

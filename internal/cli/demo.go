@@ -76,6 +76,8 @@ func runDemo(ctx context.Context, args []string, env Env) error {
 		DiscoveryURL: emu.DiscoveryURL(),
 		ClientID:     demoClientID,
 		SecretInEnv:  true,
+		// The demo's AWS is not reachable: nothing to read the runtime from.
+		RuntimeConfig: config.RuntimeConfigOff,
 	})
 	routes, err := cfg.Validate(func(string) string { return "" })
 	if err != nil {

@@ -25,6 +25,8 @@ func runDemoSigV4(ctx context.Context, env Env, common *commonFlags, emu *emulat
 		RuntimeARN:  emu.RuntimeARN(),
 		EndpointURL: emu.EndpointURL(),
 		Auth:        config.AuthSigV4,
+		// The demo's AWS is not reachable: nothing to read the runtime from.
+		RuntimeConfig: config.RuntimeConfigOff,
 	})
 	routes, err := cfg.Validate(func(string) string { return "" })
 	if err != nil {

@@ -290,6 +290,7 @@ func (f *routeFlags) register(fs *flag.FlagSet) {
 	f.stepUp.def = true
 	fs.Var(&f.stepUp, "step-up", "on a 403 insufficient_scope, request a token with the scopes asked for and resend once\n(per route; at most 8 scope sets of at most 1024 bytes); false: pass the 403 on")
 	registerAWSFlags(fs, rf)
+	fs.StringVar(&rf.RuntimeConfig, "runtime-config", config.RuntimeConfigAuto, "read the runtime's configuration (GetAgentRuntime) at start, for --runtime-arn: `mode` auto (when AWS\ncredentials allow; else go on as configured), off, or required (fail the start when it cannot be read);\nit gives the discovery URL and the --allowed-* rules not given, and SigV4 for a runtime without a JWT authorizer\n(YAML: runtime_config)")
 	fs.Var(&f.allowedClients, "allowed-client", "`client id` the runtime's authorizer allows (allowedClients), repeatable;\ndefault: --client-id when no --allowed-* rule is given")
 	fs.Var(&f.allowedAudience, "allowed-audience", "`audience` the runtime's authorizer allows (allowedAudience), repeatable")
 	fs.Var(&f.allowedScopes, "allowed-scope", "`scope` the runtime's authorizer allows (allowedScopes), repeatable")
@@ -308,6 +309,9 @@ func (f *routeFlags) load(fs *flag.FlagSet, listen string, env Env) (*config.Con
 	cfg, err := loadConfig(f.configFile, listen, fs, f.rf)
 	if err != nil {
 		return nil, nil, err
+	}
+	if cfg.RuntimeConfig == "" || flagGiven(fs, "runtime-config") {
+		cfg.RuntimeConfig = f.rf.RuntimeConfig // the flag or its variable wins, as for listen:
 	}
 	routes, err := cfg.Validate(env.Getenv)
 	if err != nil {

@@ -46,9 +46,6 @@ func runToken(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	if r.Auth == nil && r.AWSJWT == nil {
-		return fmt.Errorf("route %s has no auth: there is no token to print", r.Name)
-	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	life, stop := context.WithCancel(ctx)
@@ -65,6 +62,13 @@ func runToken(ctx context.Context, args []string, env Env) error {
 		auth.CloseIdleConnections()
 		upstream.CloseIdleConnections()
 	}()
+	// As serve does: the runtime's discovery URL and rules where none are given.
+	if _, err := auth.ReadRuntime(ctx, &r); err != nil {
+		return err
+	}
+	if r.Auth == nil && r.AWSJWT == nil {
+		return fmt.Errorf("route %s has no auth: there is no token to print", r.Name)
+	}
 	deps := so.RouteDeps()
 	deps.Auth, deps.Upstream = auth, upstream
 	rt, err := route.Build(ctx, life, r, deps)

@@ -139,13 +139,13 @@ func resolveAWSJWT(res *Resolved, a Auth, rules Authorizer, f func(string, strin
 		}
 	}
 	if len(cfg.Audience) == 0 {
-		// Hook (runtime configuration): when the runtime's authorizer is
-		// read at start, its first allowedAudience fills the audience and
-		// this requirement moves to route building. Until then the audience
-		// is required here.
-		if len(rules.AllowedAudience) > 0 {
+		switch {
+		case len(rules.AllowedAudience) > 0:
 			cfg.Audience = []string{rules.AllowedAudience[0]}
-		} else {
+		case res.ARN != nil && res.RuntimeConfig != RuntimeConfigOff:
+			// The runtime's first allowedAudience fills it at start
+			// (route.ReadRuntime); the route fails to build if nothing does.
+		default:
 			bad("%s is empty: with %s give the audience the runtime's authorizer allows (its allowedAudience), e.g. %s my-runtime",
 				f("auth.audience", "--audience"), mode, f("auth.audience", "--audience"))
 		}

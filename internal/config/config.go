@@ -24,6 +24,10 @@ type Config struct {
 	// (--body-read-timeout); 0: the flag's value.
 	BodyReadTimeout time.Duration `yaml:"body_read_timeout"`
 	Routes          []Route       `yaml:"routes"`
+	// RuntimeConfig says whether routes to a runtime ARN read the runtime's
+	// configuration at start (--runtime-config): auto (default), off or
+	// required.
+	RuntimeConfig string `yaml:"runtime_config"`
 
 	// fromFlags says the routes came from flags, so that problems name
 	// flags rather than YAML fields.

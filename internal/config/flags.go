@@ -44,6 +44,8 @@ type RouteFlags struct {
 	AWSJWTAlg      string
 	AWSJWTDuration time.Duration
 	AWSJWTTags     []string
+	// RuntimeConfig is --runtime-config: auto, off or required ("": auto).
+	RuntimeConfig string
 }
 
 // Empty reports whether no route flag was given.
@@ -59,7 +61,7 @@ func (f RouteFlags) Empty() bool {
 // FromFlags returns the configuration the flags describe: one route named
 // default at /mcp.
 func FromFlags(listen string, f RouteFlags) *Config {
-	c := &Config{Listen: listen, fromFlags: true}
+	c := &Config{Listen: listen, fromFlags: true, RuntimeConfig: f.RuntimeConfig}
 	if f.Empty() {
 		return c
 	}

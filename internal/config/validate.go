@@ -38,8 +38,18 @@ type Resolved struct {
 	SigV4 *SigV4
 	// Rules are the authorizer's rules the proxy checks each token against
 	// (routes with auth only). With none configured, AllowedClients is the
-	// route's client id, as on a runtime set up the usual way.
-	Rules jwtcheck.Rules
+	// route's client id, as on a runtime set up the usual way, and
+	// RulesDefaulted is set: the runtime's own rules replace that guess.
+	Rules          jwtcheck.Rules
+	RulesDefaulted bool
+	// RuntimeConfig is how an ARN route reads the runtime's configuration
+	// at start: auto, off or required (runtimeconfig's modes).
+	RuntimeConfig string
+	// AuthFromRuntime marks an ARN route that names no auth: the runtime's
+	// configuration decides at start (SigV4 for an IAM runtime), reading
+	// it, and signing, with the AWS profile AuthFromRuntimeProfile.
+	AuthFromRuntime        bool
+	AuthFromRuntimeProfile string
 
 	// names renders settings in the words the user wrote them in.
 	names agentcore.Namer
@@ -121,6 +131,14 @@ func (c *Config) Validate(getenv func(string) string) ([]Resolved, error) {
 	if c.BodyReadTimeout < 0 {
 		bad("--config %s: body_read_timeout %s: want a positive duration such as 30s", c.file, c.BodyReadTimeout)
 	}
+	mode := c.RuntimeConfig
+	switch mode {
+	case "":
+		mode = RuntimeConfigAuto
+	case RuntimeConfigAuto, RuntimeConfigOff, RuntimeConfigRequired:
+	default:
+		bad("%s %q: want auto (read the runtime's configuration when AWS credentials allow), off or required", c.fieldName(-1, "runtime_config", "--runtime-config"), c.RuntimeConfig)
+	}
 	if len(c.Routes) == 0 {
 		if c.fromFlags {
 			bad("no route: give --runtime-arn (an AgentCore runtime) or --upstream-url (a plain MCP URL), or --config FILE")
@@ -138,7 +156,7 @@ func (c *Config) Validate(getenv func(string) string) ([]Resolved, error) {
 	}
 	for i, r := range c.Routes {
 		f := func(yamlField, flag string) string { return c.fieldName(i, yamlField, flag) }
-		res := Resolved{Name: r.Name, Path: r.Path, names: c.namer(i, r)}
+		res := Resolved{Name: r.Name, Path: r.Path, names: c.namer(i, r), RuntimeConfig: mode}
 		switch {
 		case !routeNameRe.MatchString(r.Name):
 			bad("%s %q: want lower-case letters, digits, - and _ (e.g. calculator)", f("name", ""), r.Name)
@@ -269,6 +287,11 @@ func resolveAuth(res *Resolved, a Auth, f func(string, string) string, fromFlags
 		}
 		return resolveSigV4(res, a, f)
 	case AuthNone:
+		if res.ARN != nil && a.Type == "" && res.RuntimeConfig != RuntimeConfigOff {
+			// Decided at start from the runtime: SigV4 for an IAM runtime.
+			res.AuthFromRuntime, res.AuthFromRuntimeProfile = true, a.AWSProfile
+			return errs
+		}
 		if res.ARN != nil {
 			bad("%s: an AgentCore runtime needs a bearer token or AWS signing: give %s and %s (or %s; the authorization server is found from the runtime, or give %s), or %s sigv4", f("auth", "no auth"), f("auth.client_id", "--client-id"), f("auth.client_secret_file", "--client-secret-file"), f("auth.ssm_prefix", "--ssm-prefix"), f("auth.discovery_url", "--discovery-url"), f("auth.type", "--auth"))
 		}
@@ -363,6 +386,7 @@ func resolveRules(res *Resolved, a Authorizer, f func(string, string) string) []
 	}
 	if empty && res.Auth.ClientID != "" {
 		rules.AllowedClients = []string{res.Auth.ClientID}
+		res.RulesDefaulted = true
 	}
 	res.Rules = rules
 	return nil
@@ -478,6 +502,9 @@ func (c *Config) namer(i int, r Route) agentcore.Namer {
 		}
 		if s == agentcore.SettingBodyReadTimeout && !c.fromFlags {
 			return fmt.Sprintf("%s (or body_read_timeout in %s)", n[1], c.file)
+		}
+		if s == SettingRuntimeConfig && !c.fromFlags {
+			return c.runtimeConfigName()
 		}
 		if c.fromFlags || n[0] == "" {
 			return n[1]

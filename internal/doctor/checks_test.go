@@ -40,6 +40,9 @@ func oauthFlags(emu *emulator.Emulator) config.RouteFlags {
 func check(t *testing.T, rf config.RouteFlags, secret string) RouteReport {
 	t.Helper()
 	rf.SecretInEnv = rf.SecretInEnv || secret != ""
+	if rf.RuntimeConfig == "" {
+		rf.RuntimeConfig = config.RuntimeConfigOff // these tests are not about the runtime configuration
+	}
 	routes, err := config.FromFlags("127.0.0.1:0", rf).Validate(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)

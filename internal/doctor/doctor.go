@@ -22,6 +22,7 @@ import (
 	"github.com/agentcore-proxy/agentcore-proxy/internal/inprocess"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/route"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/runtimeconfig"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
@@ -159,6 +160,24 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 		return err
 	}
 
+	// The runtime's configuration is read before discovery, as serve reads
+	// it; its rules are compared once there is a token.
+	var runtime *runtimeconfig.Runtime
+	compareLater := false
+	if r.Auth != nil && r.Auth.AWS.Any() {
+		c.run("client from AWS", func() (string, error) { return checkAWSSources(ctx, auth, r) })
+	}
+	if readsRuntime(r) {
+		var rerr error
+		runtime, rerr = auth.ReadRuntime(ctx, &r)
+		compareLater = rerr == nil && runtime != nil && r.Auth != nil
+		switch {
+		case rerr == nil && runtime == nil:
+			c.skip("runtime configuration", notRead(auth, r))
+		case !compareLater:
+			c.run("runtime configuration", func() (string, error) { return runtimeRead(r, runtime), rerr })
+		}
+	}
 	if r.SigV4 != nil {
 		c.run("AWS signing", func() (string, error) {
 			if err := build(); err != nil {
@@ -180,9 +199,6 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 	} else {
 		var d *discovery.Discovery
 		var token string
-		if r.Auth.AWS.Any() {
-			c.run("client from AWS", func() (string, error) { return checkAWSSources(ctx, auth, r) })
-		}
 		c.run("discovery", func() (string, error) {
 			var err error
 			if d, err = auth.Discover(ctx, r); err != nil {
@@ -201,6 +217,9 @@ func Check(ctx context.Context, r config.Resolved, routes int, opts Options) Rou
 			}
 			return tokenDetail(token), nil
 		})
+		if compareLater {
+			c.run("runtime configuration", func() (string, error) { return compareRuntime(runtime, token) })
+		}
 		c.run("authorizer rules", func() (string, error) { return checkRules(ctx, rt, r, token) })
 		if r.ARN != nil {
 			c.run("protected-resource metadata", func() (string, error) { return checkMetadata(ctx, auth.Client(), r, d, opts) })

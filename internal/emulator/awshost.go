@@ -21,6 +21,9 @@ type AWSConfig struct {
 	Parameters  []Parameter     // SSM Parameter Store
 	Secrets     []Secret        // Secrets Manager
 	Logger      *slog.Logger    // nil: discard
+
+	// Runtimes are what bedrock-agentcore-control's GetAgentRuntime describes (control.go).
+	Runtimes []ControlRuntime
 }
 
 // Parameter is an SSM parameter.
@@ -59,6 +62,7 @@ type AWS struct {
 	params     map[string]Parameter
 	secrets    map[string]Secret
 	versions   map[string]int
+	runtimes   map[string]ControlRuntime
 	kmsBroken  bool
 	skew       time.Duration
 	requests   []AWSRequest
@@ -84,6 +88,10 @@ func StartAWS(ctx context.Context, cfg AWSConfig) (*AWS, error) {
 	}
 	a := &AWS{cfg: cfg, log: cfg.Logger, creds: newCredentialStore(cfg.Credentials),
 		params: map[string]Parameter{}, secrets: map[string]Secret{}, versions: map[string]int{}, done: make(chan struct{})}
+	a.runtimes = map[string]ControlRuntime{}
+	for _, rt := range cfg.Runtimes {
+		a.runtimes[rt.ID] = rt
+	}
 	for _, p := range cfg.Parameters {
 		a.params[p.Name] = p
 	}
@@ -191,10 +199,14 @@ func (a *AWS) now() time.Time {
 }
 
 // serve dispatches on the protocol: JSON 1.1 by X-Amz-Target (SSM, Secrets Manager), query by the
-// form's Action (STS).
+// form's Action (STS); GETs go to the AgentCore control plane (restJson1).
 func (a *AWS) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-Requestid", newUUID())
 	if a.serveIssuer(w, r) {
+		return
+	}
+	if r.Method == http.MethodGet {
+		a.serveControl(w, r)
 		return
 	}
 	body, err := readBody(r)

@@ -72,6 +72,10 @@ type AuthSetup struct {
 	aws *awsState // secrets.go
 	// awsCreds registers the AWS credentials handed out (sigv4.go).
 	awsCreds *redact.Set
+	// runtimeFetched and runtimeNotRead hold each route's runtime read and
+	// why it was passed over (runtime.go).
+	runtimeFetched map[string]runtimeFetch
+	runtimeNotRead map[string]error
 }
 
 // NewAuthSetup returns an AuthSetup for opts.

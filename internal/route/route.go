@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/runtimeconfig"
 	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 	"github.com/agentcore-proxy/agentcore-proxy/tokencache"
 )
@@ -77,6 +79,9 @@ type Route struct {
 	SigV4 *SigV4Route
 	// WebIdentity is set for a secretless route (STS web identity tokens).
 	WebIdentity *WebIdentity
+	// Runtime is the runtime's configuration as read at start (GetAgentRuntime);
+	// nil when it was not read.
+	Runtime *runtimeconfig.Runtime
 }
 
 // Build builds route r: its token machinery (from deps.Auth), its SigV4
@@ -87,7 +92,19 @@ func Build(ctx, life context.Context, r config.Resolved, deps Deps) (*Route, err
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	rt := &Route{Resolved: r}
+	runtime, err := deps.Auth.ReadRuntime(ctx, &r)
+	if err != nil {
+		return nil, err
+	}
+	if r.AuthFromRuntime {
+		return nil, fmt.Errorf("route %s: no auth is configured: give %s and a client secret, or %s sigv4", r.Name,
+			r.Names()(agentcore.SettingClientID), r.Names()(config.SettingAuth))
+	}
+	if r.AWSJWT != nil && len(r.AWSJWT.Audience) == 0 {
+		return nil, fmt.Errorf("route %s: %s is empty and the runtime's configuration gave none (no allowedAudience read): give the audience the runtime's authorizer allows",
+			r.Name, r.Names()(agentcore.SettingAudience))
+	}
+	rt := &Route{Resolved: r, Runtime: runtime}
 	if r.Auth != nil {
 		ra, err := deps.Auth.Route(ctx, life, r)
 		if err != nil {

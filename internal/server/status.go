@@ -123,6 +123,10 @@ func (s *Server) snapshot() statuspage.Status {
 		sr := statuspage.Route{Name: r.Name, Path: r.Path, Target: route.Describe(r.Resolved), Auth: r.Auth != nil,
 			Requests: c.requests, Errors: c.errors,
 			SessionRecovery: !s.opts.DisableSessionRecovery, Recoveries: s.recoveries.get(r.Name)}
+		if rc := r.Runtime; rc != nil {
+			sr.Runtime = &statuspage.Runtime{Protocol: rc.Protocol, Status: rc.Status, Authorizer: rc.Authorizer(),
+				HeaderAllowlist: rc.HeaderAllowlist, IdleTimeoutSeconds: int64(rc.IdleTimeout.Seconds()), MaxLifetimeSeconds: int64(rc.MaxLifetime.Seconds())}
+		}
 		if r.SigV4 != nil {
 			var ready bool
 			sr.Signing, ready = r.SigV4.Signing()

@@ -52,6 +52,24 @@ type Route struct {
 	// Signing describes AWS SigV4 signing (service, region, access key
 	// fingerprint); "" for a route that sends a bearer token or nothing.
 	Signing string `json:"signing,omitempty"`
+	// Runtime is the runtime's own configuration, read at start
+	// (GetAgentRuntime); nil when it was not read.
+	Runtime *Runtime `json:"runtime,omitempty"`
+}
+
+// Runtime is what a runtime said about itself at start.
+type Runtime struct {
+	Protocol string `json:"protocol"`
+	Status   string `json:"status,omitempty"`
+	// Authorizer is "IAM (SigV4)" or the JWT authorizer's discovery URL
+	// and rules, in words.
+	Authorizer      string   `json:"authorizer"`
+	HeaderAllowlist []string `json:"header_allowlist,omitempty"`
+	// IdleTimeoutSeconds and MaxLifetimeSeconds are the session
+	// lifecycle; 0 when the runtime gives none (AgentCore's defaults
+	// apply: 900 and 28800).
+	IdleTimeoutSeconds int64 `json:"idle_timeout_seconds,omitempty"`
+	MaxLifetimeSeconds int64 `json:"max_lifetime_seconds,omitempty"`
 }
 
 // Discovery is what a route learned of its authorization server and from

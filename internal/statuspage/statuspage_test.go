@@ -32,6 +32,8 @@ func sampleStatus(n int) Status {
 			Errors:          7,
 			SessionRecovery: true,
 			Recoveries:      map[string]int64{"recovered": 3},
+			Runtime: &Runtime{Protocol: "MCP", Status: "READY", Authorizer: "JWT: allowedClients [demo-client-id]",
+				HeaderAllowlist: []string{"Authorization", "X-Amzn-Bedrock-AgentCore-Runtime-Custom-Tenant"}, IdleTimeoutSeconds: 600},
 			Token: &Token{
 				Valid:       true,
 				ExpiresAt:   testNow.Add(3300 * time.Second),
@@ -99,6 +101,7 @@ func TestPageContents(t *testing.T) {
 		{name: "token error", want: `oauth2: &#34;invalid_client&#34; &#34;Client authentication failed&#34; <span class="muted">at 15:09:14 (12s ago)</span>`},
 		{name: "recovery", want: `<dd class="recovery ok">recovery on · 3 recovered, 0 failed, 0 lost again, 0 not replayable</dd>`},
 		{name: "recovery trouble", want: `<dd class="recovery warn">recovery on · 1 recovered, 0 failed, 1 lost again, 0 not replayable</dd>`},
+		{name: "runtime", want: `<dd class="runtime">MCP, READY; authorizer <code class="authorizer">JWT: allowedClients [demo-client-id]</code>; header allowlist <code>Authorization</code>, <code>X-Amzn-Bedrock-AgentCore-Runtime-Custom-Tenant</code>; sessions idle out after 10m 00s, live at most 8h 00m</dd>`},
 		{name: "failures table", want: `<table id="failures">`},
 		{name: "failure row", want: `<td class="bad">502</td><td><code>tools/call</code></td><td><code>runtime_error</code></td>`},
 		{name: "newest failure", want: "failure 0: AgentCore answered 502"},

@@ -44,6 +44,8 @@ type routeView struct {
 	LastError          string
 	LastErrorAt        string
 	Discovery          *Discovery
+	Runtime            *Runtime
+	Lifecycle          string // the runtime's session lifecycle, in words
 	Requests, Errors   int64
 	Recovery           string // session recovery: off, or its counts
 	RecoveryClass      string // muted, ok or warn
@@ -57,6 +59,13 @@ type failureView struct {
 	StatusClass       string
 	MCPMethod, Reason string
 	Message, Session  string
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 // newView puts s into words. Times are shown in the zone of s.Now: the
@@ -99,7 +108,11 @@ func newView(s Status) view {
 func newRouteView(r Route, now time.Time) routeView {
 	rv := routeView{
 		Name: r.Name, Path: r.Path, Target: r.Target, Auth: r.Auth, Signing: r.Signing,
-		Requests: r.Requests, Errors: r.Errors, Discovery: r.Discovery,
+		Requests: r.Requests, Errors: r.Errors, Discovery: r.Discovery, Runtime: r.Runtime,
+	}
+	if rt := r.Runtime; rt != nil {
+		idle, most := time.Duration(rt.IdleTimeoutSeconds)*time.Second, time.Duration(rt.MaxLifetimeSeconds)*time.Second
+		rv.Lifecycle = "sessions idle out after " + humanDuration(cmpOr(idle, 15*time.Minute)) + ", live at most " + humanDuration(cmpOr(most, 8*time.Hour))
 	}
 	rv.TokenState, rv.TokenClass = tokenState(r, now)
 	rv.Recovery, rv.RecoveryClass = recoveryState(r)

@@ -1,0 +1,155 @@
+package route
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/emulator"
+)
+
+// cleanAWS points the AWS SDK's shared files at empty ones and turns
+// instance metadata off, so that only what a test sets is found.
+func cleanAWS(t *testing.T, endpoint string) {
+	t.Helper()
+	empty := filepath.Join(t.TempDir(), "empty")
+	os.WriteFile(empty, nil, 0o600)
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	t.Setenv("AWS_CONFIG_FILE", empty)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", empty)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL", endpoint)
+}
+
+func resolveFlags(t *testing.T, f config.RouteFlags) config.Resolved {
+	t.Helper()
+	routes, err := config.FromFlags("127.0.0.1:0", f).Validate(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return routes[0]
+}
+
+// TestReadRuntime applies a runtime's configuration to routes: rules and
+// discovery URL filled where none are given, a given rule that differs
+// wins with a warning naming both values, SigV4 for an IAM runtime without
+// auth, a non-MCP runtime refused, and an unreadable runtime passed over in
+// auto mode but not in required mode.
+func TestReadRuntime(t *testing.T) {
+	const (
+		arn  = "arn:aws:bedrock-agentcore:us-west-2:123456789012:runtime/"
+		disc = "https://idp.example.com/pool/.well-known/openid-configuration"
+	)
+	a, err := emulator.StartAWS(t.Context(), emulator.AWSConfig{Runtimes: []emulator.ControlRuntime{
+		{ID: "jwt-JWT0000001", JWT: &emulator.ControlAuthorizer{DiscoveryURL: disc, AllowedClients: []string{"A"}, AllowedScopes: []string{"s/read"}}},
+		{ID: "iam-IAM0000001"},
+		{ID: "a2a-A2A0000001", Protocol: "A2A"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	cleanAWS(t, a.URL())
+	key := emulator.DefaultAWSCredential
+	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}, nil
+	})
+	for _, tc := range []struct {
+		name    string
+		flags   config.RouteFlags
+		noCreds bool
+		wantErr string
+		check   func(t *testing.T, r config.Resolved, logs string)
+	}{
+		{name: "fills the unset", flags: config.RouteFlags{RuntimeARN: arn + "jwt-JWT0000001", ClientID: "A", SecretInEnv: true},
+			check: func(t *testing.T, r config.Resolved, logs string) {
+				if r.Auth.DiscoveryURL != disc || !slices.Equal(r.Rules.AllowedClients, []string{"A"}) || !slices.Equal(r.Rules.AllowedScopes, []string{"s/read"}) || r.RulesDefaulted {
+					t.Errorf("route = discovery %q, rules %+v; want the runtime's", r.Auth.DiscoveryURL, r.Rules)
+				}
+				if strings.Contains(logs, "level=WARN") {
+					t.Errorf("warnings without a conflict:\n%s", logs)
+				}
+			}},
+		{name: "a given rule wins, with a warning", flags: config.RouteFlags{RuntimeARN: arn + "jwt-JWT0000001", ClientID: "B", SecretInEnv: true, AllowedClients: []string{"B"}},
+			check: func(t *testing.T, r config.Resolved, logs string) {
+				if !slices.Equal(r.Rules.AllowedClients, []string{"B"}) || !slices.Equal(r.Rules.AllowedScopes, []string{"s/read"}) {
+					t.Errorf("rules = %+v; want [B] kept and the runtime's scopes", r.Rules)
+				}
+				if !strings.Contains(logs, "--allowed-client is [B], but the runtime's allowedClients is [A]: using --allowed-client") {
+					t.Errorf("logs lack the warning naming both values:\n%s", logs)
+				}
+			}},
+		{name: "IAM without auth gets SigV4", flags: config.RouteFlags{RuntimeARN: arn + "iam-IAM0000001"},
+			check: func(t *testing.T, r config.Resolved, logs string) {
+				if r.SigV4 == nil || r.SigV4.Region != "us-west-2" || r.AuthFromRuntime || r.Auth != nil {
+					t.Errorf("route = sigv4 %+v, auth %+v; want SigV4 in us-west-2", r.SigV4, r.Auth)
+				}
+				if !strings.Contains(logs, "signing requests with AWS SigV4") {
+					t.Errorf("logs lack the SigV4 choice:\n%s", logs)
+				}
+			}},
+		{name: "JWT without auth", flags: config.RouteFlags{RuntimeARN: arn + "jwt-JWT0000001"},
+			wantErr: "the runtime has a JWT authorizer (discovery URL " + disc + ", allowedClients [A], allowedScopes [s/read]): give --client-id"},
+		{name: "not MCP", flags: config.RouteFlags{RuntimeARN: arn + "a2a-A2A0000001", ClientID: "A", SecretInEnv: true},
+			wantErr: "is a A2A runtime (protocolConfiguration.serverProtocol), and this proxy speaks MCP only"},
+		{name: "not found in auto", flags: config.RouteFlags{RuntimeARN: arn + "gone-GONE000001", ClientID: "A", SecretInEnv: true},
+			check: func(t *testing.T, r config.Resolved, logs string) {
+				if r.Auth.DiscoveryURL != "" || !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "runtime/gone-GONE000001") {
+					t.Errorf("route discovery %q; want nothing taken and a warning naming the ARN:\n%s", r.Auth.DiscoveryURL, logs)
+				}
+			}},
+		{name: "not found when required", flags: config.RouteFlags{RuntimeARN: arn + "gone-GONE000001", ClientID: "A", SecretInEnv: true, RuntimeConfig: "required"},
+			wantErr: "--runtime-config required, and the runtime's configuration cannot be read: runtimeconfig: no runtime arn:aws:bedrock-agentcore:us-west-2:123456789012:runtime/gone-GONE000001 in region us-west-2"},
+		{name: "no credentials in auto", flags: config.RouteFlags{RuntimeARN: arn + "jwt-JWT0000001", ClientID: "A", SecretInEnv: true}, noCreds: true,
+			check: func(t *testing.T, r config.Resolved, logs string) {
+				if r.Auth.DiscoveryURL != "" || !strings.Contains(logs, "level=INFO msg=\"runtime configuration not read") {
+					t.Errorf("route discovery %q; want nothing taken and one info line:\n%s", r.Auth.DiscoveryURL, logs)
+				}
+			}},
+		{name: "off reads nothing", flags: config.RouteFlags{RuntimeARN: arn + "jwt-JWT0000001", ClientID: "A", SecretInEnv: true, RuntimeConfig: "off"},
+			check: func(t *testing.T, r config.Resolved, logs string) {
+				if r.Auth.DiscoveryURL != "" || logs != "" {
+					t.Errorf("route discovery %q, logs %q; want nothing", r.Auth.DiscoveryURL, logs)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			opts := AuthOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil)), AWSCredentials: creds}
+			if tc.noCreds {
+				opts.AWSCredentials = nil
+			}
+			r := resolveFlags(t, tc.flags)
+			setup := NewAuthSetup(opts)
+			calls := len(a.Requests())
+			_, err := setup.ReadRuntime(t.Context(), &r)
+			if _, err2 := setup.ReadRuntime(t.Context(), &r); (err == nil) != (err2 == nil) {
+				t.Errorf("ReadRuntime() again: error %v, first %v; want the same outcome", err2, err)
+			}
+			if n := len(a.Requests()) - calls; n > 1 {
+				t.Errorf("two ReadRuntime calls sent %d GetAgentRuntime requests, want at most 1", n)
+			}
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("ReadRuntime() error = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ReadRuntime() error = %v", err)
+			}
+			tc.check(t, r, logs.String())
+		})
+	}
+}
