@@ -84,58 +84,6 @@ func TestNewWithUnreachableJWKS(t *testing.T) {
 	}
 }
 
-func TestKeySetComesUpLater(t *testing.T) {
-	emu := startEmulator(t)
-	var up atomic.Bool
-	var requests atomic.Int32
-	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		if !up.Load() {
-			http.Error(w, "starting", http.StatusServiceUnavailable)
-			return
-		}
-		resp, err := http.Get(jwksURI(emu))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(resp.StatusCode)
-		_, _ = io.Copy(w, resp.Body)
-	}))
-	defer jwks.Close()
-
-	onRefresh, fetched := refreshes()
-	c, err := New(t.Context(), Config{Issuer: emu.Issuer(), JWKSURI: jwks.URL, OnRefresh: onRefresh,
-		Rules: Rules{AllowedClients: []string{demoClient}}})
-	if err != nil {
-		t.Fatalf("New() = %v, want nil", err)
-	}
-	if err := nextRefresh(t, fetched); err == nil {
-		t.Fatalf("first fetch from a 503 server = nil, want an error")
-	}
-	if err := c.Ready(); !errors.Is(err, ErrKeySetNotLoaded) || !strings.Contains(err.Error(), "503") {
-		t.Errorf("Ready() = %v, want %v mentioning 503", err, ErrKeySetNotLoaded)
-	}
-
-	up.Store(true)
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := c.WaitReady(ctx); err != nil {
-		t.Fatalf("WaitReady() = %v, want nil once the JWKS answers", err)
-	}
-	if err := c.Ready(); err != nil {
-		t.Errorf("Ready() = %v, want nil", err)
-	}
-	if n := requests.Load(); n < 2 {
-		t.Errorf("JWKS requests = %d, want at least 2", n)
-	}
-	if _, err := c.Check(accessToken(t, emu)); err != nil {
-		t.Errorf("Check() = %v, want nil", err)
-	}
-}
-
 func TestCheckRightAfterNew(t *testing.T) {
 	emu := startEmulator(t)
 	token := accessToken(t, emu)
