@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -51,37 +52,50 @@ func nextRefresh(t *testing.T, ch <-chan error) error {
 	}
 }
 
+// TestNewWithUnreachableJWKS runs in a synctest bubble, so the retry after
+// the first refused fetch comes without waiting for it. The dials are real
+// (refused at once by a closed loopback port), on a transport of the
+// bubble's own.
 func TestNewWithUnreachableJWKS(t *testing.T) {
 	emu := startEmulator(t)
-	onRefresh, fetched := refreshes()
-	c, err := New(t.Context(), Config{Issuer: emu.Issuer(), JWKSURI: closedURL(t), OnRefresh: onRefresh})
-	if err != nil {
-		t.Fatalf("New(unreachable JWKS) = %v, want nil", err)
-	}
-	if err := nextRefresh(t, fetched); err == nil {
-		t.Fatalf("first fetch of a closed port = nil, want an error")
-	}
-	if err := c.Ready(); !errors.Is(err, ErrKeySetNotLoaded) || !strings.Contains(err.Error(), "refused") {
-		t.Errorf("Ready() = %v, want %v with the connection error", err, ErrKeySetNotLoaded)
-	}
-	_, err = c.Check(accessToken(t, emu))
-	t.Logf("Check() = %v", err)
-	if !errors.Is(err, ErrKeySetNotLoaded) {
-		t.Fatalf("Check() = %v, want %v", err, ErrKeySetNotLoaded)
-	}
-	var re *RuleError
-	if !errors.As(err, &re) || re.Fix == "" {
-		t.Errorf("Check() = %#v, want a *RuleError with a fix", err)
-	}
-	// Retries go on in the background.
-	if err := nextRefresh(t, fetched); err == nil {
-		t.Errorf("retried fetch of a closed port = nil, want an error")
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
-	defer cancel()
-	if err := c.WaitReady(ctx); !errors.Is(err, ErrKeySetNotLoaded) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("WaitReady(short ctx) = %v, want %v and %v", err, ErrKeySetNotLoaded, context.DeadlineExceeded)
-	}
+	token := accessToken(t, emu)
+	jwks := closedURL(t)
+	synctest.Test(t, func(t *testing.T) {
+		onRefresh, fetched := refreshes()
+		tr := &http.Transport{}
+		defer tr.CloseIdleConnections()
+		c, err := New(t.Context(), Config{Issuer: emu.Issuer(), JWKSURI: jwks, OnRefresh: onRefresh, HTTPClient: &http.Client{Transport: tr}})
+		if err != nil {
+			t.Fatalf("New(unreachable JWKS) = %v, want nil", err)
+		}
+		if err := nextRefresh(t, fetched); err == nil {
+			t.Fatalf("first fetch of a closed port = nil, want an error")
+		}
+		if err := c.Ready(); !errors.Is(err, ErrKeySetNotLoaded) || !strings.Contains(err.Error(), "refused") {
+			t.Errorf("Ready() = %v, want %v with the connection error", err, ErrKeySetNotLoaded)
+		}
+		_, err = c.Check(token)
+		if !errors.Is(err, ErrKeySetNotLoaded) {
+			t.Fatalf("Check() = %v, want %v", err, ErrKeySetNotLoaded)
+		}
+		var re *RuleError
+		if !errors.As(err, &re) || re.Fix == "" {
+			t.Errorf("Check() = %#v, want a *RuleError with a fix", err)
+		}
+		// Retries go on in the background.
+		first := time.Now()
+		if err := nextRefresh(t, fetched); err == nil {
+			t.Errorf("retried fetch of a closed port = nil, want an error")
+		}
+		if gap := time.Since(first); gap < retryMin*8/10 || gap > retryMin*12/10 {
+			t.Errorf("retry %v after the first failure, want %v ±20%%", gap, retryMin)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		if err := c.WaitReady(ctx); !errors.Is(err, ErrKeySetNotLoaded) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("WaitReady(short ctx) = %v, want %v and %v", err, ErrKeySetNotLoaded, context.DeadlineExceeded)
+		}
+	})
 }
 
 func TestCheckRightAfterNew(t *testing.T) {
