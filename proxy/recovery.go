@@ -350,7 +350,8 @@ func (t *recoveryTransport) report(result string, s *recoverable, life []any, er
 	if result != RecoveryRecovered {
 		level = slog.LevelWarn
 	}
-	attrs := append([]any{"route", t.route, "result", result, "mcp_session", fingerprint(s.client)}, life...)
+	attrs := []any{"route", t.route, "result", result, "mcp_session", fingerprint(s.client)}
+	attrs = append(attrs, life...)
 	if err != nil {
 		attrs = append(attrs, "err", t.upstream.redact(err.Error()))
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 // TestCheckRejectsToken: a token that Check rejects is never handed out,
@@ -42,7 +44,7 @@ func TestCheckRejectsToken(t *testing.T) {
 			t.Fatalf("Token() %v after the fix = %v, want the background retry's token", retryMin*12/10, err)
 		}
 		if got := len(idp.issuedTokens()); got != 2 || tok != idp.issuedTokens()[got-1].token {
-			t.Errorf("after the fix: %d tokens issued, got %q; want the second", got, Fingerprint(tok))
+			t.Errorf("after the fix: %d tokens issued, got %q; want the second", got, redact.Fingerprint(tok))
 		}
 	})
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 func TestTokenSequentialCallsFetchOnce(t *testing.T) {
@@ -22,7 +24,7 @@ func TestTokenSequentialCallsFetchOnce(t *testing.T) {
 	for i := range 49 {
 		got, err := c.Token(t.Context())
 		if err != nil || got != first {
-			t.Fatalf("Token() call %d = %q, %v; want %q, nil", i+2, Fingerprint(got), err, Fingerprint(first))
+			t.Fatalf("Token() call %d = %q, %v; want %q, nil", i+2, redact.Fingerprint(got), err, redact.Fingerprint(first))
 		}
 	}
 	if got := f.hits.Load(); got != 1 {
@@ -48,7 +50,7 @@ func TestTokenConcurrentColdCallsShareOneFetch(t *testing.T) {
 
 	for i := range callers {
 		if errs[i] != nil || tokens[i] != tokens[0] {
-			t.Errorf("Token() caller %d = %q, %v; want %q, nil", i, Fingerprint(tokens[i]), errs[i], Fingerprint(tokens[0]))
+			t.Errorf("Token() caller %d = %q, %v; want %q, nil", i, redact.Fingerprint(tokens[i]), errs[i], redact.Fingerprint(tokens[0]))
 		}
 	}
 	if got := f.hits.Load(); got != 1 {
@@ -83,10 +85,10 @@ func TestTokenRefreshesAheadOfExpiry(t *testing.T) {
 			}
 			at, ok := issuedAt[tok]
 			if !ok {
-				t.Fatalf("Token() = %q, a token the endpoint never issued", Fingerprint(tok))
+				t.Fatalf("Token() = %q, a token the endpoint never issued", redact.Fingerprint(tok))
 			}
 			if expiry := at.Add(lifetime); !now.Before(expiry) {
-				t.Fatalf("Token() at %v = %q, which expired at %v", now, Fingerprint(tok), expiry)
+				t.Fatalf("Token() at %v = %q, which expired at %v", now, redact.Fingerprint(tok), expiry)
 			}
 			seen[tok] = true
 			time.Sleep(10 * time.Second) // the bubble's clock: a probe every 10 s of fake time
@@ -103,7 +105,7 @@ func TestTokenRefreshesAheadOfExpiry(t *testing.T) {
 		if !seen[first] || !seen[got[1].token] {
 			t.Errorf("Token() returned %d distinct tokens, want both the first and its refresh", len(seen))
 		}
-		if s := c.State(); !s.Valid || s.Fingerprint != Fingerprint(got[len(got)-1].token) {
+		if s := c.State(); !s.Valid || s.Fingerprint != redact.Fingerprint(got[len(got)-1].token) {
 			t.Errorf("State() = %+v, want valid with the latest token's fingerprint", s)
 		}
 	})
@@ -132,7 +134,7 @@ func TestInvalidateConcurrentFetchesOnce(t *testing.T) {
 	for i := range callers {
 		if errs[i] != nil || tokens[i] == old || tokens[i] != tokens[0] {
 			t.Errorf("Token() after Invalidate, caller %d = %q, %v; want one new token %q (old %q)",
-				i, Fingerprint(tokens[i]), errs[i], Fingerprint(tokens[0]), Fingerprint(old))
+				i, redact.Fingerprint(tokens[i]), errs[i], redact.Fingerprint(tokens[0]), redact.Fingerprint(old))
 		}
 	}
 	if got := f.hits.Load(); got != 2 {
@@ -141,7 +143,7 @@ func TestInvalidateConcurrentFetchesOnce(t *testing.T) {
 
 	c.Invalidate(old) // stale: must not drop the new token
 	if got, err := c.Token(t.Context()); err != nil || got != tokens[0] {
-		t.Errorf("Token() after a stale Invalidate = %q, %v; want %q", Fingerprint(got), err, Fingerprint(tokens[0]))
+		t.Errorf("Token() after a stale Invalidate = %q, %v; want %q", redact.Fingerprint(got), err, redact.Fingerprint(tokens[0]))
 	}
 	if got := f.hits.Load(); got != 2 {
 		t.Errorf("token requests after a stale Invalidate = %d, want 2", got)
@@ -169,7 +171,7 @@ func testTokenRetriesServerErrors(t *testing.T) {
 
 	tok, err := c.Token(t.Context())
 	if err != nil || tok != f.issuedTokens()[0].token {
-		t.Fatalf("Token() = %q, %v; want the token issued after two 5xx", Fingerprint(tok), err)
+		t.Fatalf("Token() = %q, %v; want the token issued after two 5xx", redact.Fingerprint(tok), err)
 	}
 	if got := f.hits.Load(); got != 3 {
 		t.Errorf("token requests = %d, want 3", got)
@@ -398,7 +400,7 @@ func TestFingerprint(t *testing.T) {
 	}
 	for _, tt := range tests {
 		if got := Fingerprint(tt.token); got != tt.want {
-			t.Errorf("Fingerprint(%q) = %q, want %q", tt.token, got, tt.want)
+			t.Errorf("redact.Fingerprint(%q) = %q, want %q", tt.token, got, tt.want)
 		}
 	}
 }
@@ -484,7 +486,7 @@ func TestConfigNow(t *testing.T) {
 	}
 	second, err := c.Token(t.Context())
 	if err != nil || second == first {
-		t.Fatalf("Token() past the usable end = %q, %v; want a new token (first %q)", Fingerprint(second), err, Fingerprint(first))
+		t.Fatalf("Token() past the usable end = %q, %v; want a new token (first %q)", redact.Fingerprint(second), err, redact.Fingerprint(first))
 	}
 	fmu.Lock()
 	defer fmu.Unlock()
