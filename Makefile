@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X github.com/agentcore-proxy/agentcore-proxy/internal/cli.Vers
 # ends a run on a busy 2-core machine with "context deadline exceeded".
 FUZZTIME ?= 10000x
 
-.PHONY: test deps vet cross cross-all lint tools unit fuzz build demo monitoring image smoke bench bench-smoke bench-stdio
+.PHONY: test test-short deps vet cross cross-all lint tools unit fuzz build demo monitoring image smoke bench bench-smoke bench-stdio
 
 # Everything CI runs; on a fresh machine it installs what it needs first.
 # Deterministic: no random fuzzing (seed corpora and saved crashers run in
@@ -81,6 +81,12 @@ lint: tools
 
 unit:
 	go test -race -count=1 ./...
+
+# The quick loop for developers, under a minute: no race detector, and the
+# tests that need Node, Chromium or podman, or wait out real time in another
+# process, skip and say why (`unit` runs them all).
+test-short:
+	go test -short -count=1 ./...
 
 # Short, bounded runs of every fuzz target, for developers: random, so not
 # part of `make test` (seed corpora and saved crashers run in `unit`). A

@@ -184,6 +184,7 @@ func TestClientFromAWSBadInput(t *testing.T) {
 // proxy picks it up (on invalid_client, or when the file changes) without a
 // single failed call. Logs carry fingerprints, never values.
 func TestSecretRotation(t *testing.T) {
+	long(t, "keeps traffic going for 4 s across each of three secret rotations")
 	tests := []struct {
 		name    string
 		wantLog string // how the proxy noticed

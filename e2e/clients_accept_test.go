@@ -65,6 +65,7 @@ func TestAcceptRepair(t *testing.T) {
 }
 
 func TestJWKSRotationNoFalseRejection(t *testing.T) {
+	long(t, "waits for the refresh of a real 3 s token after the key rotation (jwtcheck's TestCheckAfterKeyRotation covers the rule)")
 	emu := startEmulator(t, emulator.Config{TokenLifetime: 3 * time.Second})
 	p := startProxy(t, secretEnv, proxyFlags(emu)...)
 	waitReady(t, p)

@@ -320,6 +320,7 @@ func (r *rawStdio) initialize() {
 // TestStdioBinaryGarbageAndLargeLine: garbage gets a parse error on stdout
 // and the process keeps serving; a 10 MB line gets its 10 MB answer.
 func TestStdioBinaryGarbageAndLargeLine(t *testing.T) {
+	long(t, "pushes a 10 MB line through the built binary and back")
 	emu := startEmulator(t, emulator.Config{})
 	r := startRawStdio(t, emu)
 	r.initialize()

@@ -276,6 +276,7 @@ func TestFaultTokenEndpoint(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			t.Run("valid token cached", func(t *testing.T) {
+				long(t, "keeps traffic going for most of a real 10 s token lifetime")
 				emu := startEmulator(t, emulator.Config{TokenLifetime: lifetime})
 				idp := newFaultServer(t, emu.TokenURL())
 				p := startProxy(t, secretEnv, proxyFlags(emu, "--token-url", idp.URL())...)
@@ -310,6 +311,9 @@ func TestFaultTokenEndpoint(t *testing.T) {
 				wantSum(t, resp, reply, 10_000)
 			})
 			t.Run("cold start", func(t *testing.T) {
+				if tt.mode == hang {
+					long(t, "waits out the 30 s bound on a token request")
+				}
 				emu := startEmulator(t, emulator.Config{})
 				idp := newFaultServer(t, emu.TokenURL())
 				idp.set(t, tt.mode)
@@ -405,6 +409,7 @@ func TestFaultJWKSDownAtStart(t *testing.T) {
 }
 
 func TestFaultJWKSDownAfterStart(t *testing.T) {
+	long(t, "keeps traffic going through a 7 s key-set outage")
 	const lifetime, outage = 3 * time.Second, 7 * time.Second
 	emu := startEmulator(t, emulator.Config{TokenLifetime: lifetime})
 	discovery, keys := jwksFault(t, emu)
@@ -1076,6 +1081,7 @@ func TestFaultBodySize(t *testing.T) {
 }
 
 func TestFaultConcurrentColdStart(t *testing.T) {
+	long(t, "opens 1000 concurrent connections (TestHundredConcurrentCallsOnColdProxy covers the rule with 100)")
 	const n = 1000
 	emu := startEmulator(t, emulator.Config{})
 	p := startProxy(t, secretEnv, proxyFlags(emu)...)

@@ -61,6 +61,17 @@ func needs(t *testing.T, what string) {
 	}
 }
 
+// long skips t under go test -short, which must finish in under a minute:
+// t waits out real time the proxy's clock cannot skip in another process
+// (token lifetimes, outages, timeouts) or moves a load that takes seconds.
+// why says which; make test runs it.
+func long(t *testing.T, why string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("%s: skipped under -short (make test runs it)", why)
+	}
+}
+
 // startEmulator starts the AgentCore + Cognito emulator for one test.
 func startEmulator(t *testing.T, cfg emulator.Config) *emulator.Emulator {
 	t.Helper()

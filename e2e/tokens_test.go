@@ -117,6 +117,7 @@ func TestHundredConcurrentCallsOnColdProxy(t *testing.T) {
 }
 
 func TestShortLivedTokensUnderSteadyTraffic(t *testing.T) {
+	long(t, "waits out 15 s of real 6 s token lifetimes")
 	const lifetime, duration = 6 * time.Second, 15 * time.Second
 	emu := startEmulator(t, emulator.Config{TokenLifetime: lifetime})
 	p := startProxy(t, secretEnv, proxyFlags(emu)...)

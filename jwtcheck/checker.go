@@ -38,6 +38,11 @@ type Config struct {
 	// An unknown kid also causes a fetch, at most once a minute, and a failed
 	// fetch is retried with backoff from 250 ms to 30 s.
 	RefreshInterval time.Duration
+	// Now is the clock for exp, nbf and the once-a-minute refresh on an
+	// unknown kid; nil means time.Now. The key set's periodic refresh and
+	// its retries sleep with Go's timers: to fake those as well, run the
+	// Checker inside a testing/synctest bubble.
+	Now func() time.Time
 }
 
 // Checker checks tokens against one runtime's authorizer. Its methods are
@@ -46,6 +51,7 @@ type Checker struct {
 	issuer string
 	rules  Rules
 	leeway time.Duration
+	now    func() time.Time
 	parser *jwt.Parser
 	keys   *keySet
 }
@@ -96,6 +102,9 @@ func New(ctx context.Context, cfg Config) (*Checker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	keys, err := newKeySet(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -104,11 +113,13 @@ func New(ctx context.Context, cfg Config) (*Checker, error) {
 		issuer: cfg.Issuer,
 		rules:  cfg.Rules,
 		leeway: cfg.Leeway,
+		now:    cfg.Now,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods(validMethods),
 			jwt.WithIssuer(cfg.Issuer),
 			jwt.WithExpirationRequired(),
 			jwt.WithLeeway(cfg.Leeway),
+			jwt.WithTimeFunc(cfg.Now),
 		),
 		keys: keys,
 	}
@@ -165,7 +176,7 @@ func (c *Checker) Check(token string) (*Claims, error) {
 	if cerr != nil {
 		return claims, cerr
 	}
-	if cerr := CheckClaims(claims, c.issuer, c.rules, time.Now(), c.leeway); cerr != nil {
+	if cerr := CheckClaims(claims, c.issuer, c.rules, c.now(), c.leeway); cerr != nil {
 		return claims, cerr
 	}
 	if err != nil {

@@ -58,6 +58,7 @@ type keySet struct {
 	interval  time.Duration
 	log       *slog.Logger
 	onRefresh func(error)
+	now       func() time.Time
 
 	fetchMu sync.Mutex // one fetch at a time: OnRefresh calls never overlap, an old answer never replaces a newer one
 	kidMu   sync.Mutex // one unknown-kid refresh at a time; the others wait for its result
@@ -83,7 +84,7 @@ func newKeySet(ctx context.Context, cfg Config) (*keySet, error) {
 	client.Transport = cappedBodies{base: cmp.Or[http.RoundTripper](client.Transport, http.DefaultTransport), max: maxKeySetBytes}
 	return &keySet{
 		url: cfg.JWKSURI, client: &client, store: store, kf: kf, ctx: ctx,
-		interval: cfg.RefreshInterval, log: cfg.Logger, onRefresh: cfg.OnRefresh,
+		interval: cfg.RefreshInterval, log: cfg.Logger, onRefresh: cfg.OnRefresh, now: cfg.Now,
 		firstTry: make(chan struct{}), ready: make(chan struct{}), done: make(chan struct{}),
 	}, nil
 }
@@ -203,7 +204,7 @@ func (k *keySet) refreshForKID(kid string) bool {
 	if _, err := k.store.KeyRead(k.ctx, kid); err == nil {
 		return true // fetched while we waited for kidMu
 	}
-	now := time.Now()
+	now := k.now()
 	if !k.lastKID.IsZero() && now.Sub(k.lastKID) < unknownKIDInterval {
 		return false
 	}

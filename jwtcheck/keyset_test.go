@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -51,89 +52,50 @@ func nextRefresh(t *testing.T, ch <-chan error) error {
 	}
 }
 
+// TestNewWithUnreachableJWKS runs in a synctest bubble, so the retry after
+// the first refused fetch comes without waiting for it. The dials are real
+// (refused at once by a closed loopback port), on a transport of the
+// bubble's own.
 func TestNewWithUnreachableJWKS(t *testing.T) {
 	emu := startEmulator(t)
-	onRefresh, fetched := refreshes()
-	c, err := New(t.Context(), Config{Issuer: emu.Issuer(), JWKSURI: closedURL(t), OnRefresh: onRefresh})
-	if err != nil {
-		t.Fatalf("New(unreachable JWKS) = %v, want nil", err)
-	}
-	if err := nextRefresh(t, fetched); err == nil {
-		t.Fatalf("first fetch of a closed port = nil, want an error")
-	}
-	if err := c.Ready(); !errors.Is(err, ErrKeySetNotLoaded) || !strings.Contains(err.Error(), "refused") {
-		t.Errorf("Ready() = %v, want %v with the connection error", err, ErrKeySetNotLoaded)
-	}
-	_, err = c.Check(accessToken(t, emu))
-	t.Logf("Check() = %v", err)
-	if !errors.Is(err, ErrKeySetNotLoaded) {
-		t.Fatalf("Check() = %v, want %v", err, ErrKeySetNotLoaded)
-	}
-	var re *RuleError
-	if !errors.As(err, &re) || re.Fix == "" {
-		t.Errorf("Check() = %#v, want a *RuleError with a fix", err)
-	}
-	// Retries go on in the background.
-	if err := nextRefresh(t, fetched); err == nil {
-		t.Errorf("retried fetch of a closed port = nil, want an error")
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
-	defer cancel()
-	if err := c.WaitReady(ctx); !errors.Is(err, ErrKeySetNotLoaded) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("WaitReady(short ctx) = %v, want %v and %v", err, ErrKeySetNotLoaded, context.DeadlineExceeded)
-	}
-}
-
-func TestKeySetComesUpLater(t *testing.T) {
-	emu := startEmulator(t)
-	var up atomic.Bool
-	var requests atomic.Int32
-	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		if !up.Load() {
-			http.Error(w, "starting", http.StatusServiceUnavailable)
-			return
-		}
-		resp, err := http.Get(jwksURI(emu))
+	token := accessToken(t, emu)
+	jwks := closedURL(t)
+	synctest.Test(t, func(t *testing.T) {
+		onRefresh, fetched := refreshes()
+		tr := &http.Transport{}
+		defer tr.CloseIdleConnections()
+		c, err := New(t.Context(), Config{Issuer: emu.Issuer(), JWKSURI: jwks, OnRefresh: onRefresh, HTTPClient: &http.Client{Transport: tr}})
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
+			t.Fatalf("New(unreachable JWKS) = %v, want nil", err)
 		}
-		defer resp.Body.Close()
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(resp.StatusCode)
-		_, _ = io.Copy(w, resp.Body)
-	}))
-	defer jwks.Close()
-
-	onRefresh, fetched := refreshes()
-	c, err := New(t.Context(), Config{Issuer: emu.Issuer(), JWKSURI: jwks.URL, OnRefresh: onRefresh,
-		Rules: Rules{AllowedClients: []string{demoClient}}})
-	if err != nil {
-		t.Fatalf("New() = %v, want nil", err)
-	}
-	if err := nextRefresh(t, fetched); err == nil {
-		t.Fatalf("first fetch from a 503 server = nil, want an error")
-	}
-	if err := c.Ready(); !errors.Is(err, ErrKeySetNotLoaded) || !strings.Contains(err.Error(), "503") {
-		t.Errorf("Ready() = %v, want %v mentioning 503", err, ErrKeySetNotLoaded)
-	}
-
-	up.Store(true)
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := c.WaitReady(ctx); err != nil {
-		t.Fatalf("WaitReady() = %v, want nil once the JWKS answers", err)
-	}
-	if err := c.Ready(); err != nil {
-		t.Errorf("Ready() = %v, want nil", err)
-	}
-	if n := requests.Load(); n < 2 {
-		t.Errorf("JWKS requests = %d, want at least 2", n)
-	}
-	if _, err := c.Check(accessToken(t, emu)); err != nil {
-		t.Errorf("Check() = %v, want nil", err)
-	}
+		if err := nextRefresh(t, fetched); err == nil {
+			t.Fatalf("first fetch of a closed port = nil, want an error")
+		}
+		if err := c.Ready(); !errors.Is(err, ErrKeySetNotLoaded) || !strings.Contains(err.Error(), "refused") {
+			t.Errorf("Ready() = %v, want %v with the connection error", err, ErrKeySetNotLoaded)
+		}
+		_, err = c.Check(token)
+		if !errors.Is(err, ErrKeySetNotLoaded) {
+			t.Fatalf("Check() = %v, want %v", err, ErrKeySetNotLoaded)
+		}
+		var re *RuleError
+		if !errors.As(err, &re) || re.Fix == "" {
+			t.Errorf("Check() = %#v, want a *RuleError with a fix", err)
+		}
+		// Retries go on in the background.
+		first := time.Now()
+		if err := nextRefresh(t, fetched); err == nil {
+			t.Errorf("retried fetch of a closed port = nil, want an error")
+		}
+		if gap := time.Since(first); gap < retryMin*8/10 || gap > retryMin*12/10 {
+			t.Errorf("retry %v after the first failure, want %v ±20%%", gap, retryMin)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		if err := c.WaitReady(ctx); !errors.Is(err, ErrKeySetNotLoaded) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("WaitReady(short ctx) = %v, want %v and %v", err, ErrKeySetNotLoaded, context.DeadlineExceeded)
+		}
+	})
 }
 
 func TestCheckRightAfterNew(t *testing.T) {

@@ -89,6 +89,12 @@ type Options struct {
 	// failures to obtain a token or reach the upstream. It never sees a
 	// successful answer. It also becomes Upstream.Redact unless that is set.
 	Redact func(string) string
+	// Now is the proxy's clock: session recovery dates each remembered
+	// session's start and last answer by it (the log line of a lost
+	// session says how idle and how old it was, telling AgentCore's idle
+	// timeout from its maximum lifetime), and each failure reason is logged
+	// at most once a minute by it. Nil means time.Now.
+	Now func() time.Time
 }
 
 // Proxy is an http.Handler that forwards MCP requests to one upstream.
@@ -138,6 +144,10 @@ func New(opts Options) (*Proxy, error) {
 		onDiagnosis: func(string, bool) {},
 		onDone:      func(Summary) {},
 		onStream:    func(bool) {},
+		logLimit:    reasonLimiter{now: opts.Now},
+	}
+	if p.logLimit.now == nil {
+		p.logLimit.now = time.Now
 	}
 	if opts.OnDiagnosis != nil {
 		p.onDiagnosis = opts.OnDiagnosis
@@ -174,7 +184,7 @@ func New(opts Options) (*Proxy, error) {
 	}
 	if opts.SessionRecovery {
 		// Outermost, so that its own requests get tokens and retries too.
-		rt := &recoveryTransport{base: transport, upstream: p.upstream, logger: p.logger, route: opts.Route, onRecovery: opts.OnRecovery}
+		rt := &recoveryTransport{base: transport, upstream: p.upstream, logger: p.logger, route: opts.Route, onRecovery: opts.OnRecovery, now: p.logLimit.now}
 		if rt.onRecovery == nil {
 			rt.onRecovery = func(string) {}
 		}

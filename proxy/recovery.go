@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
@@ -83,6 +84,7 @@ type recoveryTransport struct {
 	route      string
 	onRecovery func(string)
 	store      sessionStore
+	now        func() time.Time // the clock of began and lastUsed
 }
 
 // recoverable is one remembered client session.
@@ -93,9 +95,35 @@ type recoverable struct {
 	recoverMu sync.Mutex // one recovery at a time per session
 
 	mu              sync.Mutex
-	upstream        string // the upstream's current id for this session
-	initialized     bool   // notifications/initialized followed initialize
-	protocolVersion string // the Mcp-Protocol-Version the client sent after initialize
+	upstream        string    // the upstream's current id for this session
+	initialized     bool      // notifications/initialized followed initialize
+	protocolVersion string    // the Mcp-Protocol-Version the client sent after initialize
+	began           time.Time // when the upstream session began; zero if unknown
+	lastUsed        time.Time // when it last answered anything but a lost-session 404; zero if never
+}
+
+// used records that the upstream session answered at now.
+func (s *recoverable) used(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastUsed = now
+}
+
+// lifeAttrs returns, for the log line of a lost session, how long it had
+// been idle and how old it was at now: the two limits after which AgentCore
+// ends a session's microVM (idleRuntimeSessionTimeout, maxLifetime), so the
+// reader can tell which one it was.
+func (s *recoverable) lifeAttrs(now time.Time) []any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var attrs []any
+	if !s.lastUsed.IsZero() {
+		attrs = append(attrs, "idle", now.Sub(s.lastUsed).Round(time.Second))
+	}
+	if !s.began.IsZero() {
+		attrs = append(attrs, "session_age", now.Sub(s.began).Round(time.Second))
+	}
+	return attrs
 }
 
 func (s *recoverable) state() (upstream string, initialized bool, version string) {
@@ -186,11 +214,18 @@ func (t *recoveryTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		if err != nil {
 			return nil, err
 		}
+		return t.mapID(resp, clientID), nil
 	}
+	s.used(t.now())
+	return t.mapID(resp, clientID), nil
+}
+
+// mapID shows the client its own session id on an answer that carries one.
+func (t *recoveryTransport) mapID(resp *http.Response, clientID string) *http.Response {
 	if resp.Header.Get(agentcore.HeaderMCPSessionID) != "" {
 		resp.Header.Set(agentcore.HeaderMCPSessionID, clientID)
 	}
-	return resp, nil
+	return resp
 }
 
 // initialize sends an initialize request and remembers it under the session
@@ -206,7 +241,8 @@ func (t *recoveryTransport) initialize(req *http.Request) (*http.Response, error
 		return resp, err
 	}
 	if id := resp.Header.Get(agentcore.HeaderMCPSessionID); id != "" {
-		t.store.add(&recoverable{client: id, upstream: id, init: body})
+		now := t.now()
+		t.store.add(&recoverable{client: id, upstream: id, init: body, began: now, lastUsed: now})
 	}
 	return resp, nil
 }
@@ -226,9 +262,10 @@ func (t *recoveryTransport) sessionLost(resp *http.Response) bool {
 // and sends req once more on the new session. lost is the 404 answer, given
 // back to the client if recovery fails.
 func (t *recoveryTransport) recoverAndRetry(req *http.Request, s *recoverable, failed string, lost *http.Response) (*http.Response, error) {
+	life := s.lifeAttrs(t.now())
 	body, ok := replayBody(req)
 	if !ok {
-		t.report(RecoveryNotReplayable, s, nil)
+		t.report(RecoveryNotReplayable, s, life, nil)
 		return lost, nil
 	}
 	fresh, err := t.recover(req, s, failed)
@@ -236,30 +273,32 @@ func (t *recoveryTransport) recoverAndRetry(req *http.Request, s *recoverable, f
 		if body != nil {
 			body.Close()
 		}
-		t.report(RecoveryFailed, s, err)
+		t.report(RecoveryFailed, s, life, err)
 		return lost, nil
 	}
 	io.Copy(io.Discard, io.LimitReader(lost.Body, diagnoseBytes))
 	lost.Body.Close()
 	resp, err := t.base.RoundTrip(withSessionID(req, fresh, body))
 	if err != nil {
-		t.report(RecoveryFailed, s, err)
+		t.report(RecoveryFailed, s, life, err)
 		return nil, err
 	}
 	if resp.StatusCode == http.StatusNotFound {
-		t.report(RecoveryLostAgain, s, nil)
+		t.report(RecoveryLostAgain, s, life, nil)
 		return resp, nil
 	}
 	if s.init == nil {
 		// Sessionless: the upstream minted a new id for the request sent without one.
 		if id := resp.Header.Get(agentcore.HeaderMCPSessionID); id != "" {
+			now := t.now()
 			s.mu.Lock()
-			s.upstream = id
+			s.upstream, s.began, s.lastUsed = id, now, now
 			s.mu.Unlock()
 			t.store.add(s)
 		}
 	}
-	t.report(RecoveryRecovered, s, nil)
+	s.used(t.now())
+	t.report(RecoveryRecovered, s, life, nil)
 	return resp, nil
 }
 
@@ -297,19 +336,23 @@ func (t *recoveryTransport) recover(req *http.Request, s *recoverable, failed st
 	if err := checkAnswer(resp); err != nil {
 		return "", fmt.Errorf("notifications/initialized: %w", err)
 	}
+	now := t.now()
 	s.mu.Lock()
-	s.upstream = fresh
+	s.upstream, s.began, s.lastUsed = fresh, now, now
 	s.mu.Unlock()
 	return fresh, nil
 }
 
-func (t *recoveryTransport) report(result string, s *recoverable, err error) {
+// report counts and logs the outcome of a recovery of s; life tells how
+// idle and old the lost session was.
+func (t *recoveryTransport) report(result string, s *recoverable, life []any, err error) {
 	t.onRecovery(result)
 	level := slog.LevelInfo
 	if result != RecoveryRecovered {
 		level = slog.LevelWarn
 	}
 	attrs := []any{"route", t.route, "result", result, "mcp_session", redact.Fingerprint(s.client)}
+	attrs = append(attrs, life...)
 	if err != nil {
 		attrs = append(attrs, "err", t.upstream.redact(err.Error()))
 	}

@@ -38,7 +38,8 @@ func (r *recoveryRig) recoveries() []string {
 
 // startRig starts the emulator and the proxy. front, if not nil, wraps the
 // emulator's AgentCore endpoint (to add a fault of the test's own).
-func startRig(t testing.TB, recovery bool, front func(emu *emulator.Emulator, next http.Handler) http.Handler) *recoveryRig {
+// edit, if given, changes the proxy's options.
+func startRig(t testing.TB, recovery bool, front func(emu *emulator.Emulator, next http.Handler) http.Handler, edit ...func(*proxy.Options)) *recoveryRig {
 	t.Helper()
 	emu, err := emulator.Start(t.Context(), emulator.Config{})
 	if err != nil {
@@ -65,7 +66,7 @@ func startRig(t testing.TB, recovery bool, front func(emu *emulator.Emulator, ne
 		t.Fatalf("tokencache.New: %v", err)
 	}
 	rig := &recoveryRig{emu: emu}
-	p, err := proxy.New(proxy.Options{
+	opts := proxy.Options{
 		Route: "default", Target: target, Tokens: tokens, SessionRecovery: recovery,
 		Upstream: proxy.UpstreamContext{ARN: emu.RuntimeARN()},
 		OnRecovery: func(result string) {
@@ -73,7 +74,11 @@ func startRig(t testing.TB, recovery bool, front func(emu *emulator.Emulator, ne
 			defer rig.mu.Unlock()
 			rig.results = append(rig.results, result)
 		},
-	})
+	}
+	for _, e := range edit {
+		e(&opts)
+	}
+	p, err := proxy.New(opts)
 	if err != nil {
 		t.Fatalf("proxy.New: %v", err)
 	}

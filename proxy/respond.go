@@ -122,6 +122,7 @@ func tokenReason(err error) string {
 
 // reasonLimiter lets each reason be logged at most once a minute.
 type reasonLimiter struct {
+	now  func() time.Time
 	mu   sync.Mutex
 	last map[string]time.Time
 }
@@ -129,7 +130,7 @@ type reasonLimiter struct {
 func (l *reasonLimiter) allow(reason string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := time.Now()
+	now := l.now()
 	if t, ok := l.last[reason]; ok && now.Sub(t) < time.Minute {
 		return false
 	}

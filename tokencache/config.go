@@ -158,6 +158,13 @@ type Config struct {
 	// cleans the text it quotes; share one among the credential holders of
 	// a program. Nil gives the cache a Redactor of its own.
 	Redactor Redactor
+	// Now is the cache's clock: it dates fetches and client assertions and
+	// decides when a token is usable, due for refresh or worth retrying.
+	// Nil means time.Now. The background loop still sleeps with Go's
+	// timers, so a clock that jumps ahead takes effect at the next Token,
+	// Warm or Invalidate call; tests that need both fake time and timers
+	// run the cache inside a testing/synctest bubble instead.
+	Now func() time.Time
 }
 
 // validate reports every problem with c at once.
@@ -236,6 +243,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Source != nil && c.SourceName == "" {
 		c.SourceName = "token source"
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	c.Scopes = append([]string(nil), c.Scopes...)
 	c.Params = cloneValues(c.Params)

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/inprocess"
 )
 
 const (
@@ -35,8 +37,9 @@ type issued struct {
 // form POST, client auth by Basic or form fields, JSON tokens, 400 with an
 // OAuth error code on bad requests.
 type fakeIdP struct {
-	srv      *httptest.Server
-	lifetime int // expires_in, seconds
+	url      string       // the server's base URL
+	client   *http.Client // reaches the endpoint in process; nil: over loopback
+	lifetime int          // expires_in, seconds
 
 	hits    atomic.Int64
 	entered chan struct{} // receives once per request, if non-nil (buffered by the test)
@@ -54,20 +57,43 @@ type fakeIdP struct {
 func newFakeIdP(t *testing.T, lifetime int) *fakeIdP {
 	t.Helper()
 	f := &fakeIdP{lifetime: lifetime}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serveToken))
+	srv := httptest.NewServer(http.HandlerFunc(f.serveToken))
+	f.url = srv.URL
 	t.Cleanup(func() {
-		f.srv.Close()
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		for _, p := range f.problems {
-			t.Errorf("fake token endpoint: %s", p)
-		}
+		srv.Close()
+		f.report(t)
 	})
 	return f
 }
 
+// newBubbleIdP returns the same fake token endpoint for a test inside a
+// testing/synctest bubble: no listener, since a goroutine waiting on a
+// socket is not durably blocked and would keep the bubble's clock still.
+// The cache reaches the handler through an in-process transport (set by
+// newTestCache), so fake time passes whenever every goroutine waits.
+func newBubbleIdP(t *testing.T, lifetime int) *fakeIdP {
+	t.Helper()
+	f := &fakeIdP{lifetime: lifetime, url: "http://127.0.0.1"}
+	tr := &inprocess.Transport{Handler: http.HandlerFunc(f.serveToken), RemoteAddr: "127.0.0.1:1"}
+	f.client = &http.Client{Timeout: 10 * time.Second, Transport: tr}
+	t.Cleanup(func() {
+		tr.Close()
+		f.report(t)
+	})
+	return f
+}
+
+// report fails t with the protocol violations the handler saw.
+func (f *fakeIdP) report(t *testing.T) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, p := range f.problems {
+		t.Errorf("fake token endpoint: %s", p)
+	}
+}
+
 // tokenURL returns the URL of the fake token endpoint.
-func (f *fakeIdP) tokenURL() string { return f.srv.URL + "/oauth2/token" }
+func (f *fakeIdP) tokenURL() string { return f.url + "/oauth2/token" }
 
 // push queues scripted answers.
 func (f *fakeIdP) push(r ...reply) {
@@ -191,6 +217,7 @@ func newTestCache(t *testing.T, f *fakeIdP, logs *syncBuffer, edit func(*Config)
 		ClientSecret: testSecret,
 		Scopes:       []string{"agentcore/invoke"},
 		Logger:       slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		HTTPClient:   f.client,
 	}
 	if edit != nil {
 		edit(&cfg)

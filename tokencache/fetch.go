@@ -100,7 +100,14 @@ func (c *Cache) attempt(ctx context.Context) (*oauth2.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	now := c.cfg.Now()
+	// oauth2 dates expires_in by the wall clock; the cache's clock decides.
+	switch {
+	case tok.ExpiresIn > 0:
+		tok.Expiry = now.Add(time.Duration(tok.ExpiresIn) * time.Second)
+	case !tok.Expiry.IsZero() && c.cfg.Source == nil: // a form-encoded answer: no ExpiresIn kept
+		tok.Expiry = now.Add(time.Until(tok.Expiry).Round(time.Second))
+	}
 	if tok.Expiry.IsZero() {
 		// No expires_in: oauth2 would treat the token as eternal.
 		tok.Expiry = now.Add(missingExpiry)
@@ -133,7 +140,7 @@ func (c *Cache) exchange(ctx context.Context) (*oauth2.Token, error) {
 		return tok, nil
 	}
 	c.syncSecret(ctx)
-	cc, err := c.requestConfig(time.Now())
+	cc, err := c.requestConfig(c.cfg.Now())
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ func (c *Cache) run() {
 			return
 		}
 		c.mu.Lock()
-		cl, wait := c.nextLocked(time.Now())
+		cl, wait := c.nextLocked(c.cfg.Now())
 		c.mu.Unlock()
 		if cl != nil {
 			c.fetch(cl)
@@ -79,7 +79,7 @@ func (c *Cache) shutdown() {
 
 // fetch runs cl, records its outcome and wakes its waiters.
 func (c *Cache) fetch(cl *call) {
-	start := time.Now()
+	start := c.cfg.Now()
 	tok, err := c.retrieve()
 	if err == nil {
 		// Before anyone can send it, and before a check that may quote it.
@@ -90,7 +90,7 @@ func (c *Cache) fetch(cl *call) {
 			tok, err = nil, fmt.Errorf("%w: %w", ErrTokenRejected, cerr)
 		}
 	}
-	now := time.Now()
+	now := c.cfg.Now()
 	res := FetchResult{Trigger: cl.trigger, Err: err, Duration: now.Sub(start)}
 
 	c.mu.Lock()

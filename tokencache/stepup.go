@@ -93,7 +93,7 @@ func StepUp(base *Cache, cfg StepUpConfig) *StepUpSource {
 		log = base.log
 	}
 	return &StepUpSource{base: base, cfg: c, log: log, off: cfg.Off, newCache: New, step: make(chan struct{}, 1),
-		refused: map[string]time.Time{}, now: time.Now}
+		refused: map[string]time.Time{}, now: base.cfg.Now}
 }
 
 // cache returns the cache in use now: the stepped-up one, if any.

@@ -170,7 +170,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 // retrying with backoff.
 func (c *Cache) Token(ctx context.Context) (string, error) {
 	c.mu.Lock()
-	now := time.Now()
+	now := c.cfg.Now()
 	if c.tok != nil && now.Before(c.tok.usableUntil) {
 		token := c.tok.access
 		c.mu.Unlock()
@@ -232,7 +232,7 @@ func (c *Cache) Invalidate(token string) {
 func (c *Cache) Warm() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := time.Now()
+	now := c.cfg.Now()
 	switch {
 	case c.tok != nil && now.Before(c.tok.usableUntil),
 		c.pending != nil,
@@ -249,7 +249,7 @@ func (c *Cache) State() State {
 	defer c.mu.Unlock()
 	s := State{LastError: c.lastErr, LastErrorAt: c.lastErrAt}
 	if c.tok != nil {
-		s.Valid = time.Now().Before(c.tok.usableUntil)
+		s.Valid = c.cfg.Now().Before(c.tok.usableUntil)
 		s.ExpiresAt = c.tok.expiresAt
 		s.FetchedAt = c.tok.fetchedAt
 		s.Fingerprint = c.tok.fingerprint

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
@@ -57,53 +58,57 @@ func TestTokenConcurrentColdCallsShareOneFetch(t *testing.T) {
 	}
 }
 
+// TestTokenRefreshesAheadOfExpiry runs an hour-long token's life in a
+// synctest bubble: the background loop fetches its successor at 80% of the
+// lifetime (±5% jitter), and no caller is ever handed an expired token.
 func TestTokenRefreshesAheadOfExpiry(t *testing.T) {
-	const lifetime = 2 * time.Second
-	f := newFakeIdP(t, int(lifetime/time.Second))
-	c := newTestCache(t, f, &syncBuffer{}, nil)
+	synctest.Test(t, func(t *testing.T) {
+		const lifetime = time.Hour
+		f := newBubbleIdP(t, int(lifetime/time.Second))
+		c := newTestCache(t, f, &syncBuffer{}, nil)
 
-	first, err := c.Token(t.Context())
-	if err != nil {
-		t.Fatalf("Token() = %v, want a token", err)
-	}
-	issuedAt := map[string]time.Time{}
-	seen := map[string]bool{}
-	end := f.issuedTokens()[0].at.Add(lifetime + 500*time.Millisecond)
-	for time.Now().Before(end) {
-		tok, err := c.Token(t.Context())
-		now := time.Now()
+		first, err := c.Token(t.Context())
 		if err != nil {
 			t.Fatalf("Token() = %v, want a token", err)
 		}
-		for _, is := range f.issuedTokens() {
-			issuedAt[is.token] = is.at
+		issuedAt := map[string]time.Time{}
+		seen := map[string]bool{}
+		end := f.issuedTokens()[0].at.Add(lifetime + 30*time.Minute)
+		for time.Now().Before(end) {
+			tok, err := c.Token(t.Context())
+			now := time.Now()
+			if err != nil {
+				t.Fatalf("Token() = %v, want a token", err)
+			}
+			for _, is := range f.issuedTokens() {
+				issuedAt[is.token] = is.at
+			}
+			at, ok := issuedAt[tok]
+			if !ok {
+				t.Fatalf("Token() = %q, a token the endpoint never issued", redact.Fingerprint(tok))
+			}
+			if expiry := at.Add(lifetime); !now.Before(expiry) {
+				t.Fatalf("Token() at %v = %q, which expired at %v", now, redact.Fingerprint(tok), expiry)
+			}
+			seen[tok] = true
+			time.Sleep(10 * time.Second) // the bubble's clock: a probe every 10 s of fake time
 		}
-		at, ok := issuedAt[tok]
-		if !ok {
-			t.Fatalf("Token() = %q, a token the endpoint never issued", redact.Fingerprint(tok))
-		}
-		// The cache learns the expiry after the endpoint issued the token,
-		// so the endpoint's view is the stricter bound.
-		if expiry := at.Add(lifetime); !now.Before(expiry) {
-			t.Fatalf("Token() at %v = %q, which expired at %v", now.Format(time.StampMicro), redact.Fingerprint(tok), expiry.Format(time.StampMicro))
-		}
-		seen[tok] = true
-		time.Sleep(10 * time.Millisecond) // pacing the probe, not synchronization
-	}
 
-	got := f.issuedTokens()
-	if len(got) < 2 {
-		t.Fatalf("token requests within %v of a %v token = %d, want a background refresh", lifetime+500*time.Millisecond, lifetime, len(got))
-	}
-	if refresh, expiry := got[1].at, got[0].at.Add(lifetime); !refresh.Before(expiry) {
-		t.Errorf("refresh at %v, want before the first token's expiry %v", refresh.Format(time.StampMicro), expiry.Format(time.StampMicro))
-	}
-	if !seen[first] || !seen[got[1].token] {
-		t.Errorf("Token() returned %d distinct tokens, want both the first and its refresh", len(seen))
-	}
-	if s := c.State(); !s.Valid || s.Fingerprint != redact.Fingerprint(got[len(got)-1].token) {
-		t.Errorf("State() = %+v, want valid with the latest token's fingerprint", s)
-	}
+		got := f.issuedTokens()
+		if len(got) < 2 {
+			t.Fatalf("token requests within %v of a %v token = %d, want a background refresh", lifetime+30*time.Minute, lifetime, len(got))
+		}
+		lo, hi := time.Duration(0.75*float64(lifetime)), time.Duration(0.85*float64(lifetime))
+		if ahead := got[1].at.Sub(got[0].at); ahead < lo || ahead > hi {
+			t.Errorf("refresh %v after the first fetch, want within [%v, %v] (RefreshAhead 0.8, Jitter 0.05)", ahead, lo, hi)
+		}
+		if !seen[first] || !seen[got[1].token] {
+			t.Errorf("Token() returned %d distinct tokens, want both the first and its refresh", len(seen))
+		}
+		if s := c.State(); !s.Valid || s.Fingerprint != redact.Fingerprint(got[len(got)-1].token) {
+			t.Errorf("State() = %+v, want valid with the latest token's fingerprint", s)
+		}
+	})
 }
 
 func TestInvalidateConcurrentFetchesOnce(t *testing.T) {
@@ -146,7 +151,11 @@ func TestInvalidateConcurrentFetchesOnce(t *testing.T) {
 }
 
 func TestTokenRetriesServerErrors(t *testing.T) {
-	f := newFakeIdP(t, 3600)
+	synctest.Test(t, testTokenRetriesServerErrors)
+}
+
+func testTokenRetriesServerErrors(t *testing.T) {
+	f := newBubbleIdP(t, 3600)
 	f.push(reply{http.StatusInternalServerError, "oops"}, reply{http.StatusServiceUnavailable, `{"message":"slow down"}`})
 	var (
 		mu      sync.Mutex
@@ -170,7 +179,12 @@ func TestTokenRetriesServerErrors(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	if len(results) != 1 || results[0].Trigger != TriggerCold || results[0].Err != nil || results[0].ExpiresAt.IsZero() {
-		t.Errorf("OnFetch results = %+v, want one successful cold fetch", results)
+		t.Fatalf("OnFetch results = %+v, want one successful cold fetch", results)
+	}
+	// Two pauses, 200 ms then 400 ms, each ±20%: all the fetch's time in
+	// the bubble, where requests take none.
+	if d, lo, hi := results[0].Duration, 480*time.Millisecond, 720*time.Millisecond; d < lo || d > hi {
+		t.Errorf("OnFetch Duration = %v, want the two backoff pauses within [%v, %v]", d, lo, hi)
 	}
 }
 
@@ -195,57 +209,75 @@ func TestTokenEndpointErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeIdP(t, 3600)
-			for range 5 {
-				f.push(tt.reply)
-			}
-			logs := &syncBuffer{}
-			c := newTestCache(t, f, logs, func(cfg *Config) { cfg.MaxAttempts = tt.maxTries })
-
-			_, err := c.Token(t.Context())
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("Token() = %v, want errors.Is %v", err, tt.want)
-			}
-			if got := f.hits.Load(); got != tt.wantHits {
-				t.Errorf("token requests = %d, want %d", got, tt.wantHits)
-			}
-			if !strings.Contains(err.Error(), tt.wantText) {
-				t.Errorf("Token() error = %q, want it to mention %q", err, tt.wantText)
-			}
-			for _, leak := range []string{testSecret, "leaked-token"} {
-				if strings.Contains(err.Error(), leak) || strings.Contains(logs.String(), leak) {
-					t.Errorf("error or logs contain %q:\nerror: %v\nlogs: %s", leak, err, logs)
+			synctest.Test(t, func(t *testing.T) {
+				f := newBubbleIdP(t, 3600)
+				for range 5 {
+					f.push(tt.reply)
 				}
-			}
+				logs := &syncBuffer{}
+				c := newTestCache(t, f, logs, func(cfg *Config) { cfg.MaxAttempts = tt.maxTries })
 
-			// Within a second of the failure Token answers from memory.
-			hits := f.hits.Load()
-			if _, again := c.Token(t.Context()); again == nil || again.Error() != err.Error() {
-				t.Errorf("Token() right after a failure = %v, want %v", again, err)
-			}
-			if got := f.hits.Load(); got != hits {
-				t.Errorf("token requests after an immediate second Token = %d, want %d", got, hits)
-			}
-			if s := c.State(); s.Valid || !errors.Is(s.LastError, tt.want) {
-				t.Errorf("State() = %+v, want invalid with LastError %v", s, tt.want)
-			}
+				_, err := c.Token(t.Context())
+				if !errors.Is(err, tt.want) {
+					t.Fatalf("Token() = %v, want errors.Is %v", err, tt.want)
+				}
+				if got := f.hits.Load(); got != tt.wantHits {
+					t.Errorf("token requests = %d, want %d", got, tt.wantHits)
+				}
+				if !strings.Contains(err.Error(), tt.wantText) {
+					t.Errorf("Token() error = %q, want it to mention %q", err, tt.wantText)
+				}
+				for _, leak := range []string{testSecret, "leaked-token"} {
+					if strings.Contains(err.Error(), leak) || strings.Contains(logs.String(), leak) {
+						t.Errorf("error or logs contain %q:\nerror: %v\nlogs: %s", leak, err, logs)
+					}
+				}
+
+				// Within a second of the failure Token answers from memory
+				// (the bubble's clock has not moved since the failure).
+				hits := f.hits.Load()
+				if _, again := c.Token(t.Context()); again == nil || again.Error() != err.Error() {
+					t.Errorf("Token() right after a failure = %v, want %v", again, err)
+				}
+				if got := f.hits.Load(); got != hits {
+					t.Errorf("token requests after an immediate second Token = %d, want %d", got, hits)
+				}
+				if s := c.State(); s.Valid || !errors.Is(s.LastError, tt.want) {
+					t.Errorf("State() = %+v, want invalid with LastError %v", s, tt.want)
+				}
+			})
 		})
 	}
 }
 
 func TestBackgroundRetryRecovers(t *testing.T) {
-	f := newFakeIdP(t, 3600)
-	f.push(reply{400, `{"error":"invalid_client"}`})
-	c := newTestCache(t, f, &syncBuffer{}, nil)
+	synctest.Test(t, func(t *testing.T) {
+		f := newBubbleIdP(t, 3600)
+		f.push(reply{400, `{"error":"invalid_client"}`})
+		c := newTestCache(t, f, &syncBuffer{}, nil)
 
-	if _, err := c.Token(t.Context()); !errors.Is(err, ErrInvalidClient) {
-		t.Fatalf("Token() = %v, want %v", err, ErrInvalidClient)
-	}
-	// The fix "at the IdP" is the empty script: the loop retries on its own.
-	waitFor(t, "a background retry to succeed", 10*time.Second, func() bool { return c.State().Valid })
-	if _, err := c.Token(t.Context()); err != nil {
-		t.Errorf("Token() after recovery = %v, want a token", err)
-	}
+		failed := time.Now()
+		if _, err := c.Token(t.Context()); !errors.Is(err, ErrInvalidClient) {
+			t.Fatalf("Token() = %v, want %v", err, ErrInvalidClient)
+		}
+		// The fix "at the IdP" is the empty script: the loop retries on its
+		// own, after the first retry delay (1 s, +20% jitter at most).
+		time.Sleep(retryMin - time.Millisecond)
+		synctest.Wait()
+		if s := c.State(); s.Valid || f.hits.Load() != 1 {
+			t.Fatalf("just before %v: State().Valid = %v after %d requests, want no retry yet", retryMin, s.Valid, f.hits.Load())
+		}
+		waitFor(t, "a background retry to succeed", 2*time.Second, func() bool { return c.State().Valid })
+		if took := time.Since(failed); took > retryMin*12/10 {
+			t.Errorf("background retry after %v, want within %v", took, retryMin*12/10)
+		}
+		if _, err := c.Token(t.Context()); err != nil {
+			t.Errorf("Token() after recovery = %v, want a token", err)
+		}
+		if got := f.hits.Load(); got != 2 {
+			t.Errorf("token requests = %d, want 2 (the failure and one retry)", got)
+		}
+	})
 }
 
 func TestAuthStyles(t *testing.T) {
@@ -391,5 +423,59 @@ func TestRetryDelay(t *testing.T) {
 	}
 	if got := retryDelay(10); got < retryMax*8/10 {
 		t.Errorf("retryDelay(10) = %v, want near %v", got, retryMax)
+	}
+}
+
+// TestConfigNow: the cache judges a token by Config.Now, not the wall
+// clock: moved past the usable end, Token fetches a successor at once and
+// State reports the held token invalid meanwhile.
+func TestConfigNow(t *testing.T) {
+	var (
+		mu  sync.Mutex
+		now = time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	)
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	advance := func(d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(d)
+	}
+	var (
+		fmu     sync.Mutex
+		fetches []FetchResult
+	)
+	f := newFakeIdP(t, 3600)
+	c := newTestCache(t, f, &syncBuffer{}, func(cfg *Config) {
+		cfg.Now = clock
+		cfg.OnFetch = func(r FetchResult) {
+			fmu.Lock()
+			defer fmu.Unlock()
+			fetches = append(fetches, r)
+		}
+	})
+	first, err := c.Token(t.Context())
+	if err != nil {
+		t.Fatalf("Token() = %v, want a token", err)
+	}
+	if s := c.State(); !s.Valid || !s.FetchedAt.Equal(clock()) || !s.ExpiresAt.Equal(clock().Add(time.Hour)) {
+		t.Fatalf("State() = %+v, want valid, fetched at the fake now %v and expiring an hour later", s, clock())
+	}
+	// The usable end is expiry minus min(10 s, lifetime/10).
+	advance(time.Hour - maxMargin)
+	if s := c.State(); s.Valid {
+		t.Errorf("State() at the usable end by Config.Now = %+v, want not valid", s)
+	}
+	second, err := c.Token(t.Context())
+	if err != nil || second == first {
+		t.Fatalf("Token() past the usable end = %q, %v; want a new token (first %q)", redact.Fingerprint(second), err, redact.Fingerprint(first))
+	}
+	fmu.Lock()
+	defer fmu.Unlock()
+	if len(fetches) != 2 || fetches[1].Trigger != TriggerCold || !fetches[1].ExpiresAt.Equal(clock().Add(time.Hour)) {
+		t.Errorf("OnFetch results = %+v, want a second, cold fetch expiring an hour after the fake now", fetches)
 	}
 }
