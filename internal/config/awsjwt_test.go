@@ -40,8 +40,14 @@ func TestValidateAWSJWTFlags(t *testing.T) {
 					t.Errorf("AWSJWT.Audience = %v, Rules = %+v; want rt-a and both allowed", r.AWSJWT.Audience, r.Rules)
 				}
 			}},
-		{name: "no audience", flags: RouteFlags{RuntimeARN: goodARN, Auth: "aws-jwt"},
+		{name: "no audience, runtime configuration off", flags: RouteFlags{RuntimeARN: goodARN, Auth: "aws-jwt", RuntimeConfig: "off"},
 			want: []string{"--audience is empty: with --auth aws-jwt give the audience the runtime's authorizer allows"}},
+		{name: "no audience, the runtime's configuration may give it", flags: RouteFlags{RuntimeARN: goodARN, Auth: "aws-jwt"},
+			check: func(t *testing.T, r Resolved) {
+				if len(r.AWSJWT.Audience) != 0 {
+					t.Errorf("Audience = %v, want none until the runtime is read", r.AWSJWT.Audience)
+				}
+			}},
 		{name: "a secret and a client", flags: RouteFlags{RuntimeARN: goodARN, Auth: "aws-jwt", Audience: "a", ClientID: "c", ClientSecretFile: "/dev/null", SecretInEnv: true},
 			want: []string{"--auth aws-jwt needs no OAuth client and no secret, but client settings are given (--client-id, --client-secret-file): remove them"}},
 		{name: "secret in the environment", flags: RouteFlags{RuntimeARN: goodARN, Auth: "aws-jwt", Audience: "a", SecretInEnv: true},

@@ -31,6 +31,9 @@ const (
 func testRoutes(t *testing.T, rf config.RouteFlags, secret string) []config.Resolved {
 	t.Helper()
 	rf.SecretInEnv = secret != ""
+	if rf.RuntimeConfig == "" {
+		rf.RuntimeConfig = config.RuntimeConfigOff // these tests are not about the runtime configuration
+	}
 	routes, err := config.FromFlags("127.0.0.1:0", rf).Validate(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
