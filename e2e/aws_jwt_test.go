@@ -223,3 +223,47 @@ func TestAWSJWTRuntimeRejectsAudience(t *testing.T) {
 		t.Errorf("initialize = %d (diagnosis %q) %s, want 401 claim_aud explaining the authorizer setup", resp.StatusCode, resp.Header.Get("X-Agentcore-Proxy-Diagnosis"), body.String())
 	}
 }
+
+// TestAWSJWTFromRuntimeConfig: with only the runtime ARN and --auth aws-jwt, the runtime's own
+// configuration (GetAgentRuntime) gives the audience (its first allowedAudience) and the discovery
+// URL the STS issuer must match: no --audience, no --discovery-url, no secret, and the calls work.
+// When the runtime's authorizer trusts another issuer, serve stops at start naming both.
+func TestAWSJWTFromRuntimeConfig(t *testing.T) {
+	a, emu := startSecretless(t)
+	a.SetRuntime(emu.ControlRuntime())
+	awsEnv(t, awsKeyEnv(map[string]string{"AWS_ENDPOINT_URL_STS": a.URL(), "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL": a.URL()}))
+	args := []string{"serve", "--runtime-arn", emu.RuntimeARN(), "--endpoint-url", emu.EndpointURL(), "--auth", "aws-jwt",
+		"--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug"}
+	p := startProxy(t, nil, args...)
+	waitReady(t, p)
+	cs := connect(t, p.MCPURL(), nil)
+	if got := callText(t, cs, "add_numbers", map[string]any{"a": 2, "b": 2}); got != "4" {
+		t.Errorf("add_numbers(2, 2) = %q, want 4", got)
+	}
+	if st := emu.Stats(); st.TokenRequests != 0 || len(st.Rejections) != 0 {
+		t.Errorf("emulator stats = %+v, want no Cognito token request and no rejection", st)
+	}
+	var controlCalls int
+	for _, r := range a.Requests() {
+		if r.Action == "GetAgentRuntime" && r.Rejection == "" {
+			controlCalls++
+		}
+	}
+	if controlCalls != 1 {
+		t.Errorf("GetAgentRuntime answered %d times, want 1", controlCalls)
+	}
+
+	other := emu.ControlRuntime()
+	other.JWT.DiscoveryURL = emu.DiscoveryURL() // the Cognito pool, not the STS issuer
+	a.SetRuntime(other)
+	_, stderr, err := runCmd(t, nil, args...)
+	if err == nil {
+		t.Fatal("serve = nil error with a runtime that trusts another issuer, want a start-up failure")
+	}
+	out := err.Error() + "\n" + stderr
+	for _, w := range []string{a.WebIdentityIssuer(), emu.DiscoveryURL(), "set the runtime's discoveryUrl to"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("serve's error lacks %q:\n%s", w, out)
+		}
+	}
+}
