@@ -169,7 +169,7 @@ func TestSigV4BadStart(t *testing.T) {
 		{name: "with OAuth flags", env: awsKeyEnv(nil), extra: []string{"--client-id", "x", "--scope", "a/b"},
 			want: []string{"--auth sigv4 signs with AWS credentials", "--client-id, --scope", "remove them"}},
 		{name: "an unknown mode", env: awsKeyEnv(nil), extra: []string{"--auth", "iam"},
-			want: []string{`--auth "iam": want oauth (alias client_credentials), sigv4 or none`}},
+			want: []string{`--auth "iam": want oauth (alias client_credentials), sigv4, aws-jwt or none`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
