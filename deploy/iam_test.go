@@ -59,7 +59,9 @@ func loadPolicy(t *testing.T, path string) policyDocument {
 }
 
 // TestTaskRolePolicy checks the least-privilege policy of the proxy's role (ECS task role or EKS
-// IRSA role): exactly the actions the proxy calls, on ARNs of the right shape, never "*".
+// IRSA role): exactly the actions the proxy calls, on ARNs of the right shape, never "*" except for
+// sts:GetWebIdentityToken, which has no resource type and is narrowed by its token's audience and
+// lifetime instead.
 func TestTaskRolePolicy(t *testing.T) {
 	doc := loadPolicy(t, "iam/agentcore-proxy-policy.json")
 	arnFor := map[string]*regexp.Regexp{
@@ -69,6 +71,7 @@ func TestTaskRolePolicy(t *testing.T) {
 		"ssm:GetParameters":                    regexp.MustCompile(`^arn:aws:ssm:[a-z0-9-]+:\d{12}:parameter/[A-Za-z0-9_/.-]+/\*$`),
 		"secretsmanager:GetSecretValue":        regexp.MustCompile(`^arn:aws:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9_/+=.@-]+-\*$`),
 		"kms:Decrypt":                          regexp.MustCompile(`^arn:aws:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$`),
+		"sts:GetWebIdentityToken":              regexp.MustCompile(`^\*$`),
 	}
 	var actions []string
 	for _, s := range doc.Statement {
@@ -88,6 +91,13 @@ func TestTaskRolePolicy(t *testing.T) {
 				}
 			}
 		}
+		if slices.Contains(s.Action, "sts:GetWebIdentityToken") {
+			aud, _ := s.Condition["ForAllValues:StringEquals"]["sts:IdentityTokenAudience"].([]any)
+			_, lifetime := s.Condition["NumericLessThanEquals"]["sts:DurationSeconds"]
+			if len(s.Action) != 1 || len(aud) == 0 || !lifetime {
+				t.Errorf("statement %s: sts:GetWebIdentityToken alone, narrowed by sts:IdentityTokenAudience and sts:DurationSeconds, want; got %+v", s.Sid, s)
+			}
+		}
 		if slices.Contains(s.Action, "kms:Decrypt") {
 			via, _ := s.Condition["StringEquals"]["kms:ViaService"].([]any)
 			if len(via) != 2 || !strings.HasPrefix(via[0].(string), "ssm.") || !strings.HasPrefix(via[1].(string), "secretsmanager.") {
@@ -96,7 +106,7 @@ func TestTaskRolePolicy(t *testing.T) {
 		}
 	}
 	slices.Sort(actions)
-	want := []string{"bedrock-agentcore:GetAgentRuntime", "bedrock-agentcore:InvokeAgentRuntime", "kms:Decrypt", "secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters"}
+	want := []string{"bedrock-agentcore:GetAgentRuntime", "bedrock-agentcore:InvokeAgentRuntime", "kms:Decrypt", "secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters", "sts:GetWebIdentityToken"}
 	if !slices.Equal(actions, want) {
 		t.Errorf("actions = %v, want %v", actions, want)
 	}
