@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 )
 
 // Source yields a secret and can read it again from its origin.
@@ -47,6 +48,10 @@ type ConfigOptions struct {
 	// FallbackRegion is used when neither AWS_REGION nor the profile names a region (the runtime
 	// ARN's region).
 	FallbackRegion string
+	// Logger receives the SDK's own log lines (such as "falling back to IMDSv1") at debug level, so
+	// they keep the proxy's log format; nil drops them. The SDK's default writes them to stderr
+	// as plain text.
+	Logger *slog.Logger
 }
 
 // LoadConfig loads the default configuration of aws-sdk-go-v2: credentials from the standard chain
@@ -60,6 +65,7 @@ func LoadConfig(ctx context.Context, opts ConfigOptions) (aws.Config, error) {
 	if opts.Profile != "" {
 		fns = append(fns, config.WithSharedConfigProfile(opts.Profile))
 	}
+	fns = append(fns, config.WithLogger(sdkLogger(opts.Logger)))
 	cfg, err := config.LoadDefaultConfig(ctx, fns...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("awssecrets: loading the AWS configuration: %w", err)
@@ -210,3 +216,13 @@ func (s EnvSource) Reload(context.Context) (bool, error) { return false, nil }
 
 // Origin returns "env:NAME".
 func (s EnvSource) Origin() string { return "env:" + s.Name }
+
+// sdkLogger turns the SDK's log lines into debug records of l (nil: none).
+func sdkLogger(l *slog.Logger) logging.Logger {
+	if l == nil {
+		return logging.Nop{}
+	}
+	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		l.Debug("aws sdk: "+fmt.Sprintf(format, v...), "classification", string(c))
+	})
+}

@@ -37,7 +37,7 @@ func (a *AuthSetup) AWSConfig(ctx context.Context, profile, region string) (aws.
 	if cfg, ok := st.configs[key]; ok {
 		return cfg, nil
 	}
-	cfg, err := awssecrets.LoadConfig(ctx, awssecrets.ConfigOptions{Profile: profile, FallbackRegion: region})
+	cfg, err := awssecrets.LoadConfig(ctx, awssecrets.ConfigOptions{Profile: profile, FallbackRegion: region, Logger: a.opts.Logger})
 	if err != nil {
 		return aws.Config{}, err
 	}
