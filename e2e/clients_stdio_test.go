@@ -61,21 +61,6 @@ func connectStdio(t *testing.T, cmd *exec.Cmd, version string, opts *mcp.ClientO
 	return cs
 }
 
-// connectHTTP connects a Go SDK client to a serve front.
-func connectHTTP(t *testing.T, url, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
-	t.Helper()
-	c := mcp.NewClient(&mcp.Implementation{Name: "e2e-serve", Version: "1"}, opts)
-	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: url, DisableStandaloneSSE: true},
-		&mcp.ClientSessionOptions{ProtocolVersion: version})
-	if err != nil {
-		t.Fatalf("Connect(%s) through agentcore-proxy serve: %v", version, err)
-	}
-	if got := cs.InitializeResult().ProtocolVersion; got != version {
-		t.Fatalf("negotiated protocol %q, want %q", got, version)
-	}
-	return cs
-}
-
 func toolText(res *mcp.CallToolResult) string {
 	var b strings.Builder
 	for _, c := range res.Content {

@@ -86,3 +86,18 @@ func TestGoSDKClientThroughProxy(t *testing.T) {
 		t.Errorf("token requests = %d, want 1", got)
 	}
 }
+
+// connectHTTP connects a Go SDK client to a serve front.
+func connectHTTP(t *testing.T, url, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
+	t.Helper()
+	c := mcp.NewClient(&mcp.Implementation{Name: "e2e-serve", Version: "1"}, opts)
+	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: url, DisableStandaloneSSE: true},
+		&mcp.ClientSessionOptions{ProtocolVersion: version})
+	if err != nil {
+		t.Fatalf("Connect(%s) through agentcore-proxy serve: %v", version, err)
+	}
+	if got := cs.InitializeResult().ProtocolVersion; got != version {
+		t.Fatalf("negotiated protocol %q, want %q", got, version)
+	}
+	return cs
+}
