@@ -30,7 +30,10 @@ func startSecretless(t *testing.T) (*emulator.AWS, *emulator.Emulator) {
 		t.Fatal(err)
 	}
 	emu := startEmulator(t, emulator.Config{TrustedIssuer: trust, Authorizer: emulator.Authorizer{AllowedAudience: []string{awsJWTAudience}}})
-	awsEnv(t, awsKeyEnv(map[string]string{"AWS_ENDPOINT_URL_STS": a.URL()}))
+	// The fake control plane describes the runtime, as AgentCore would: a JWT authorizer trusting
+	// the STS issuer with allowedAudience.
+	a.SetRuntime(emu.ControlRuntime())
+	awsEnv(t, awsKeyEnv(map[string]string{"AWS_ENDPOINT_URL_STS": a.URL(), "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL": a.URL()}))
 	for _, k := range []string{"AGENTCORE_PROXY_CLIENT_SECRET", "AGENTCORE_PROXY_CLIENT_SECRET_FILE", "AGENTCORE_PROXY_CLIENT_ID"} {
 		t.Setenv(k, "")
 		os.Unsetenv(k)
@@ -145,13 +148,21 @@ func TestAWSJWTDoctor(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { a.Close() })
-		_, emu := startSecretless(t)
+		own, emu := startSecretless(t)
 		awsEnv(t, awsKeyEnv(map[string]string{"AWS_ENDPOINT_URL_STS": a.URL()}))
-		stdout, _, err := runCmd(t, nil, awsJWTFlags("doctor", emu)...)
+		// Without the runtime's configuration, the runtime's protected-resource metadata tells.
+		stdout, _, err := runCmd(t, nil, awsJWTFlags("doctor", emu, "--runtime-config", "off")...)
 		if err == nil || !strings.Contains(stdout, "✗ protected-resource metadata: the runtime trusts") {
 			t.Fatalf("doctor = %v, want ✗ on the runtime's trust:\n%s", err, stdout)
 		}
 		golden(t, "aws_jwt_other_issuer", stdout)
+		// With it, the runtime's discoveryUrl tells before any call to the runtime.
+		awsEnv(t, awsKeyEnv(map[string]string{"AWS_ENDPOINT_URL_STS": a.URL(), "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL": own.URL()}))
+		stdout, _, err = runCmd(t, nil, awsJWTFlags("doctor", emu)...)
+		if err == nil || !strings.Contains(stdout, "differs from the runtime authorizer's discoveryUrl") {
+			t.Fatalf("doctor = %v, want ✗ naming the runtime's discoveryUrl:\n%s", err, stdout)
+		}
+		golden(t, "aws_jwt_other_issuer_runtime", stdout)
 	})
 }
 
