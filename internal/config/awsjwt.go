@@ -35,6 +35,9 @@ type AWSJWT struct {
 	// DiscoveryURL, if given, is the runtime authorizer's discoveryUrl: the
 	// token's issuer must match it.
 	DiscoveryURL string
+	// DiscoveryFromRuntime says DiscoveryURL was not given but read from the
+	// runtime's authorizer (route.ReadRuntime).
+	DiscoveryFromRuntime bool
 }
 
 // normalizeAuthType maps the command-line spelling aws-jwt to aws_jwt.

@@ -69,6 +69,9 @@ func (r Resolved) Names() agentcore.Namer {
 // by ReadSecrets.
 type ResolvedAuth struct {
 	DiscoveryURL string
+	// DiscoveryFromRuntime says DiscoveryURL was not given but read from the
+	// runtime's authorizer (route.ReadRuntime).
+	DiscoveryFromRuntime bool
 	TokenURL     string
 	ClientID     string
 	Secret       string

@@ -308,6 +308,9 @@ func resourceMetadata(values []string) (string, bool) {
 // that it names the issuer of the route's discovery URL.
 func checkMetadata(ctx context.Context, client *http.Client, r config.Resolved, d *discovery.Discovery, opts Options) (string, error) {
 	discoveryURL := agentcore.Render("{discovery_url}", r.Names())
+	if r.Auth != nil && r.Auth.DiscoveryFromRuntime {
+		discoveryURL = "the runtime's discoveryUrl"
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.Upstream.String(), strings.NewReader(`{"jsonrpc":"2.0","id":0,"method":"ping"}`))
 	if err != nil {
 		return "", err

@@ -75,6 +75,8 @@ type AuthSetup struct {
 	// runtimeFetched and runtimeNotRead hold each route's runtime read and
 	// why it was passed over (runtime.go).
 	runtimeFetched map[string]runtimeFetch
+	// runtimeLogged holds the lines ReadRuntime logged, by route.
+	runtimeLogged map[string]bool
 	runtimeNotRead map[string]error
 }
 

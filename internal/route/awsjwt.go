@@ -71,10 +71,16 @@ func (a *AuthSetup) WebIdentitySource(ctx context.Context, r config.Resolved) (*
 // runtime would refuse every token (Claim 'iss' value mismatch).
 type IssuerMismatchError struct {
 	Issuer, DiscoveryURL, RuntimeDiscoveryURL string
-	names                                     agentcore.Namer
+	// FromRuntime says RuntimeDiscoveryURL was read from the runtime, not given.
+	FromRuntime bool
+	names       agentcore.Namer
 }
 
 func (e *IssuerMismatchError) Error() string {
+	if e.FromRuntime {
+		return fmt.Sprintf("the STS tokens' issuer is %s, whose discovery URL %s differs from the runtime authorizer's discoveryUrl %s (read from the runtime): the runtime would refuse them (claim iss); set the runtime's discoveryUrl to %s, or use AWS credentials of the account whose issuer it names",
+			e.Issuer, e.DiscoveryURL, e.RuntimeDiscoveryURL, e.DiscoveryURL)
+	}
 	return fmt.Sprintf("the STS tokens' issuer is %s, whose discovery URL %s differs from the runtime authorizer's discoveryUrl %s (%s): the runtime would refuse them (claim iss); set the runtime's discoveryUrl to %s, or correct %s",
 		e.Issuer, e.DiscoveryURL, e.RuntimeDiscoveryURL, agentcore.Render("{discovery_url}", e.names), e.DiscoveryURL, agentcore.Render("{discovery_url}", e.names))
 }
@@ -91,7 +97,8 @@ func (a *AuthSetup) WebIdentityIssuer(ctx context.Context, r config.Resolved, wi
 	}
 	wi.Issuer, wi.DiscoveryURL = claims.Issuer, awsjwt.DiscoveryURL(claims.Issuer)
 	if want := RuntimeDiscoveryURL(r); want != "" && want != wi.DiscoveryURL {
-		return nil, &IssuerMismatchError{Issuer: wi.Issuer, DiscoveryURL: wi.DiscoveryURL, RuntimeDiscoveryURL: want, names: r.Names()}
+		return nil, &IssuerMismatchError{Issuer: wi.Issuer, DiscoveryURL: wi.DiscoveryURL, RuntimeDiscoveryURL: want,
+			FromRuntime: r.AWSJWT.DiscoveryFromRuntime, names: r.Names()}
 	}
 	dctx, cancel := context.WithTimeout(ctx, DiscoveryTimeout)
 	defer cancel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -29,7 +30,21 @@ func (a *AuthSetup) ReadRuntime(ctx context.Context, r *config.Resolved) (*runti
 	if err := a.ReadSources(ctx, *r); err != nil {
 		return nil, err
 	}
-	log := a.opts.Logger.With("route", r.Name)
+	// doctor and token read the runtime before building the route, which
+	// reads it again: each line is logged once per route.
+	logOnce := func(level slog.Level, msg string, args ...any) {
+		key := r.Name + "\x00" + msg
+		if a.runtimeLogged[key] {
+			return
+		}
+		if a.runtimeLogged == nil {
+			a.runtimeLogged = map[string]bool{}
+		}
+		a.runtimeLogged[key] = true
+		a.opts.Logger.Log(ctx, level, msg, append([]any{"route", r.Name}, args...)...)
+	}
+	info := func(msg string, args ...any) { logOnce(slog.LevelInfo, msg, args...) }
+	warn := func(msg string, args ...any) { logOnce(slog.LevelWarn, msg, args...) }
 	names := r.Names()
 	mode := names(config.SettingRuntimeConfig) + " " + r.RuntimeConfig
 	rt, err := a.fetchRuntimeOnce(ctx, r)
@@ -50,9 +65,9 @@ func (a *AuthSetup) ReadRuntime(ctx context.Context, r *config.Resolved) (*runti
 		a.runtimeNotRead[r.Name] = err
 		var ue *runtimeconfig.UnavailableError
 		if errors.As(err, &ue) {
-			log.Info("runtime configuration not read; going on with the configured settings", "reason", err.Error())
+			info("runtime configuration not read; going on with the configured settings", "reason", err.Error())
 		} else {
-			log.Warn("runtime configuration not read; going on with the configured settings", "reason", err.Error())
+			warn("runtime configuration not read; going on with the configured settings", "reason", err.Error())
 		}
 		return nil, nil
 	}
@@ -64,25 +79,25 @@ func (a *AuthSetup) ReadRuntime(ctx context.Context, r *config.Resolved) (*runti
 	case rt.IAM() && r.AuthFromRuntime:
 		r.AuthFromRuntime = false
 		r.SigV4 = &config.SigV4{Profile: r.AuthFromRuntimeProfile, Region: r.ARN.Region}
-		log.Info("the runtime has no JWT authorizer (IAM): signing requests with AWS SigV4", "runtime", rt.ARN)
+		info("the runtime has no JWT authorizer (IAM): signing requests with AWS SigV4", "runtime", rt.ARN)
 	case rt.IAM() && r.Auth != nil:
-		log.Warn(fmt.Sprintf("the runtime takes IAM (SigV4) callers only, but the route sends a bearer token (%s): AgentCore will answer 'Authorization method mismatch'; use %s sigv4",
+		warn(fmt.Sprintf("the runtime takes IAM (SigV4) callers only, but the route sends a bearer token (%s): AgentCore will answer 'Authorization method mismatch'; use %s sigv4",
 			names(agentcore.SettingClientID), names(config.SettingAuth)))
 	case !rt.IAM() && r.AuthFromRuntime:
 		return nil, fmt.Errorf("route %s: the runtime has a JWT authorizer (discovery URL %s, %s): give %s and a client secret (%s)",
 			r.Name, rt.JWT.DiscoveryURL, rulesText(rt.JWT.Rules()), names(agentcore.SettingClientID), names(agentcore.SettingClientSecret))
 	case !rt.IAM() && r.SigV4 != nil:
-		log.Warn(fmt.Sprintf("%s sigv4 is given, but the runtime has a JWT authorizer (discovery URL %s): AgentCore will answer 'Authorization method mismatch'; give %s and a client secret instead",
+		warn(fmt.Sprintf("%s sigv4 is given, but the runtime has a JWT authorizer (discovery URL %s): AgentCore will answer 'Authorization method mismatch'; give %s and a client secret instead",
 			names(config.SettingAuth), rt.JWT.DiscoveryURL, names(agentcore.SettingClientID)))
 	case rt.IAM() && r.AWSJWT != nil:
-		log.Warn(fmt.Sprintf("the runtime takes IAM (SigV4) callers only, but the route sends STS web identity tokens (%s aws-jwt): AgentCore will answer 'Authorization method mismatch'; use %s sigv4",
+		warn(fmt.Sprintf("the runtime takes IAM (SigV4) callers only, but the route sends STS web identity tokens (%s aws-jwt): AgentCore will answer 'Authorization method mismatch'; use %s sigv4",
 			names(config.SettingAuth), names(config.SettingAuth)))
 	case !rt.IAM() && r.AWSJWT != nil:
-		applyWebIdentity(r, rt.JWT, log.Warn)
-		log.Info("route configured from the runtime's JWT authorizer", "discovery_url", r.AWSJWT.DiscoveryURL, "audience", r.AWSJWT.Audience, "rules", rulesText(r.Rules))
+		applyWebIdentity(r, rt.JWT, warn)
+		info("route configured from the runtime's JWT authorizer", "discovery_url", r.AWSJWT.DiscoveryURL, "audience", r.AWSJWT.Audience, "rules", rulesText(r.Rules))
 	case !rt.IAM() && r.Auth != nil:
-		applyAuthorizer(r, rt.JWT, log.Warn)
-		log.Info("route configured from the runtime's JWT authorizer", "discovery_url", r.Auth.DiscoveryURL, "rules", rulesText(r.Rules))
+		applyAuthorizer(r, rt.JWT, warn)
+		info("route configured from the runtime's JWT authorizer", "discovery_url", r.Auth.DiscoveryURL, "rules", rulesText(r.Rules))
 	}
 	return rt, nil
 }
@@ -152,6 +167,9 @@ func applyAuthorizer(r *config.Resolved, j *runtimeconfig.JWTAuthorizer, warn fu
 		warn(fmt.Sprintf("%s is %s, but the runtime's %s is %s: using %s", r.Names()(config.RuleSettings[c.Rule]), c.User, c.Rule, c.Runtime,
 			r.Names()(config.RuleSettings[c.Rule])))
 	}
+	if given.DiscoveryURL == "" && merged.DiscoveryURL != "" {
+		r.Auth.DiscoveryFromRuntime = true
+	}
 	r.Auth.DiscoveryURL = merged.DiscoveryURL
 	r.Rules = merged.Rules
 	r.RulesDefaulted = false
@@ -193,7 +211,7 @@ func applyWebIdentity(r *config.Resolved, j *runtimeconfig.JWTAuthorizer, warn f
 	names := r.Names()
 	switch {
 	case w.DiscoveryURL == "":
-		w.DiscoveryURL = j.DiscoveryURL
+		w.DiscoveryURL, w.DiscoveryFromRuntime = j.DiscoveryURL, true
 	case w.DiscoveryURL != j.DiscoveryURL:
 		warn(fmt.Sprintf("%s %s differs from the runtime's discoveryUrl %s; using %s", names(agentcore.SettingDiscoveryURL), w.DiscoveryURL, j.DiscoveryURL, w.DiscoveryURL))
 	}

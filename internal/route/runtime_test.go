@@ -74,6 +74,9 @@ func TestReadRuntime(t *testing.T) {
 	}{
 		{name: "fills the unset", flags: config.RouteFlags{RuntimeARN: arn + "jwt-JWT0000001", ClientID: "A", SecretInEnv: true},
 			check: func(t *testing.T, r config.Resolved, logs string) {
+				if !r.Auth.DiscoveryFromRuntime {
+					t.Error("DiscoveryFromRuntime = false, want true: the URL came from the runtime")
+				}
 				if r.Auth.DiscoveryURL != disc || !slices.Equal(r.Rules.AllowedClients, []string{"A"}) || !slices.Equal(r.Rules.AllowedScopes, []string{"s/read"}) || r.RulesDefaulted {
 					t.Errorf("route = discovery %q, rules %+v; want the runtime's", r.Auth.DiscoveryURL, r.Rules)
 				}
@@ -86,8 +89,8 @@ func TestReadRuntime(t *testing.T) {
 				if !slices.Equal(r.Rules.AllowedClients, []string{"B"}) || !slices.Equal(r.Rules.AllowedScopes, []string{"s/read"}) {
 					t.Errorf("rules = %+v; want [B] kept and the runtime's scopes", r.Rules)
 				}
-				if !strings.Contains(logs, "--allowed-client is [B], but the runtime's allowedClients is [A]: using --allowed-client") {
-					t.Errorf("logs lack the warning naming both values:\n%s", logs)
+				if n := strings.Count(logs, "--allowed-client is [B], but the runtime's allowedClients is [A]: using --allowed-client"); n != 1 {
+					t.Errorf("the warning naming both values is logged %d times, want once (ReadRuntime runs twice):\n%s", n, logs)
 				}
 			}},
 		{name: "IAM without auth gets SigV4", flags: config.RouteFlags{RuntimeARN: arn + "iam-IAM0000001"},

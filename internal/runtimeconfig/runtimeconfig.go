@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockagentcorecontrol"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockagentcorecontrol/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/secureurl"
@@ -155,7 +156,10 @@ func (e *NotFoundError) Unwrap() error { return e.Err }
 type APIError struct {
 	ARN  string
 	Code string // the AWS error code (ThrottlingException, ...), "" if none
-	Err  error
+	// Unreachable says no answer came: the endpoint could not be dialled or
+	// the connection failed (Err says how).
+	Unreachable bool
+	Err         error
 }
 
 func (e *APIError) Error() string {
@@ -235,6 +239,13 @@ func classify(err error, arn, region string) error {
 	var de *smithy.DeserializationError
 	if errors.As(err, &de) {
 		return &AnswerError{ARN: arn, Problem: "the answer cannot be decoded", Err: err}
+	}
+	var se *smithyhttp.RequestSendError
+	if errors.As(err, &se) && !errors.Is(err, context.DeadlineExceeded) {
+		// The SDK's text ("exceeded maximum number of attempts, 3, https
+		// response error StatusCode: 0, RequestID: , request send failed,
+		// ...") hides the cause; say it.
+		return &APIError{ARN: arn, Unreachable: true, Err: fmt.Errorf("the control plane cannot be reached: %w", se.Err)}
 	}
 	return &APIError{ARN: arn, Err: err}
 }

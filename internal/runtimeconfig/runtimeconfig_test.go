@@ -221,10 +221,18 @@ func TestFetchFailures(t *testing.T) {
 			var e *APIError
 			return errors.As(err, &e) && errors.Is(err, context.DeadlineExceeded)
 		}, timeout: 300 * time.Millisecond},
+		{name: "unreachable", handler: nil, check: func(err error) bool {
+			var e *APIError
+			return errors.As(err, &e) && e.Unreachable && strings.Contains(err.Error(), "the control plane cannot be reached") &&
+				strings.Contains(err.Error(), "connection refused") && !strings.Contains(err.Error(), "StatusCode: 0")
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv := httptest.NewServer(tc.handler)
+			if tc.handler == nil {
+				srv.Close() // nothing listens on its port now
+			}
 			t.Cleanup(srv.Close)
 			_, err := Fetch(t.Context(), sdkConfig(srv.URL, testCreds), arn, Options{Timeout: cmp.Or(tc.timeout, 10*time.Second)})
 			if err == nil || !tc.check(err) {
