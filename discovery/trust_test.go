@@ -3,57 +3,12 @@ package discovery
 import (
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/otherhost"
 )
-
-// recorder is an httptest server on another loopback address (127.0.0.2,
-// "another host") that records everything it receives: method, URL,
-// Authorization and body.
-type recorder struct {
-	srv *httptest.Server
-
-	mu   sync.Mutex
-	seen []string
-}
-
-func newRecorder(t *testing.T) *recorder {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.2:0")
-	if err != nil {
-		if runtime.GOOS == "linux" {
-			t.Fatalf("listening on 127.0.0.2 (all of 127.0.0.0/8 is loopback on Linux): %v", err)
-		}
-		t.Skipf("no second loopback address (macOS needs an alias: ifconfig lo0 alias 127.0.0.2): %v", err)
-	}
-	r := &recorder{}
-	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		r.seen = append(r.seen, fmt.Sprintf("%s %s Authorization=%q body=%q", req.Method, req.URL, req.Header.Get("Authorization"), body))
-		r.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"issuer":%q,"token_endpoint":%q,"access_token":"stolen","token_type":"Bearer","expires_in":60}`, r.srv.URL, r.srv.URL+"/token")
-	}))
-	r.srv.Listener.Close()
-	r.srv.Listener = ln
-	r.srv.Start()
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-// requests returns everything the recorder received.
-func (r *recorder) requests() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.seen...)
-}
 
 // TestDiscoveredURLsMustBeSecure: plain-http URLs off loopback in metadata
 // are refused before any request (10.1.2.3 is never dialled: the documents
@@ -107,14 +62,14 @@ func TestDiscoveredURLsMustBeSecure(t *testing.T) {
 // TestMetadataRedirects: a metadata GET follows a redirect on its own host
 // but not one to another host, which receives nothing.
 func TestMetadataRedirects(t *testing.T) {
-	other := newRecorder(t)
+	other := otherhost.Start(t, nil)
 	d := newDocServer(t, map[string]string{"/moved": asDoc}, nil, "")
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/oauth-authorization-server/here", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/moved", http.StatusFound)
 	})
 	mux.HandleFunc("/.well-known/oauth-authorization-server/away", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, other.srv.URL+"/.well-known/oauth-authorization-server", http.StatusFound)
+		http.Redirect(w, r, other.URL+"/.well-known/oauth-authorization-server", http.StatusFound)
 	})
 	mux.HandleFunc("/.well-known/openid-configuration/away", http.NotFound)
 	mux.HandleFunc("/away/.well-known/openid-configuration", http.NotFound)
@@ -128,11 +83,11 @@ func TestMetadataRedirects(t *testing.T) {
 		t.Errorf("DiscoverAuthServer(/here) = %v, want the same-host redirect followed (then the issuer mismatch)", err)
 	}
 	_, err = DiscoverAuthServer(t.Context(), nil, d.srv.URL+"/away")
-	want := "HTTP 302: redirect to " + other.srv.URL + "/.well-known/oauth-authorization-server not followed"
+	want := "HTTP 302: redirect to " + other.URL + "/.well-known/oauth-authorization-server not followed"
 	if !errors.Is(err, ErrDiscovery) || !strings.Contains(err.Error(), want) {
 		t.Errorf("DiscoverAuthServer(/away) = %v, want the hop %q", err, want)
 	}
-	if got := other.requests(); len(got) != 0 {
+	if got := other.Received(); len(got) != 0 {
 		t.Errorf("the other host received %q, want nothing", got)
 	}
 }
@@ -140,9 +95,9 @@ func TestMetadataRedirects(t *testing.T) {
 // TestDiscoverResourceTrusting: the trust decision comes before any request
 // to the authorization server; its error is returned as is.
 func TestDiscoverResourceTrusting(t *testing.T) {
-	other := newRecorder(t)
+	other := otherhost.Start(t, nil)
 	d := newDocServer(t, map[string]string{
-		"/.well-known/oauth-protected-resource/mcp": `{"resource":"{base}/mcp","authorization_servers":["` + other.srv.URL + `"]}`,
+		"/.well-known/oauth-protected-resource/mcp": `{"resource":"{base}/mcp","authorization_servers":["` + other.URL + `"]}`,
 	}, nil, `Bearer resource_metadata="{base}/.well-known/oauth-protected-resource/mcp"`)
 	refused := errors.New("not trusted")
 	var named string
@@ -153,15 +108,15 @@ func TestDiscoverResourceTrusting(t *testing.T) {
 		}
 		return refused
 	})
-	if err != refused || named != other.srv.URL {
-		t.Errorf("DiscoverResourceTrusting() = %v after trust saw %q, want %v for %s", err, named, refused, other.srv.URL)
+	if err != refused || named != other.URL {
+		t.Errorf("DiscoverResourceTrusting() = %v after trust saw %q, want %v for %s", err, named, refused, other.URL)
 	}
-	if got := other.requests(); len(got) != 0 {
+	if got := other.Received(); len(got) != 0 {
 		t.Errorf("the untrusted server received %q, want nothing", got)
 	}
 	// Trusted, discovery goes on to the server.
 	got, err := DiscoverResourceTrusting(t.Context(), nil, d.srv.URL+"/mcp", nil, func(*Discovered) error { return nil })
-	if err != nil || got.AuthServer.TokenEndpoint != other.srv.URL+"/token" {
+	if err != nil || got.AuthServer.TokenEndpoint != other.URL+"/token" {
 		t.Errorf("DiscoverResourceTrusting(trusting) = %+v, %v, want the server's token endpoint", got, err)
 	}
 }

@@ -5,17 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/agentcore-proxy/agentcore-proxy/internal/otherhost"
 )
 
 // trustSecret is the client secret of the trust tests: none of it may reach
@@ -24,59 +23,29 @@ const trustSecret = "s3cret-for-the-real-idp-only"
 
 var trustEnv = map[string]string{"AGENTCORE_PROXY_CLIENT_SECRET": trustSecret}
 
-// elsewhere is an authorization server on another host (127.0.0.2) that
-// records everything it receives and would hand out tokens to anyone.
-type elsewhere struct {
-	srv *httptest.Server
-
-	mu   sync.Mutex
-	seen []string
-}
-
-func newElsewhere(t *testing.T) *elsewhere {
+// newElsewhere starts an authorization server on another host (127.0.0.2)
+// that records everything it receives and would hand out tokens to anyone.
+func newElsewhere(t *testing.T) *otherhost.Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.2:0")
-	if err != nil {
-		if runtime.GOOS == "linux" {
-			t.Fatalf("listening on 127.0.0.2 (all of 127.0.0.0/8 is loopback on Linux): %v", err)
-		}
-		t.Skipf("no second loopback address (macOS needs an alias: ifconfig lo0 alias 127.0.0.2): %v", err)
-	}
-	e := &elsewhere{}
-	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		e.mu.Lock()
-		e.seen = append(e.seen, fmt.Sprintf("%s %s Authorization=%q body=%q", r.Method, r.URL, r.Header.Get("Authorization"), body))
-		e.mu.Unlock()
+	return otherhost.Start(t, func(w http.ResponseWriter, r *http.Request) {
+		base := "http://" + r.Host
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
 		case "/.well-known/oauth-authorization-server":
-			json.NewEncoder(w).Encode(map[string]any{"issuer": e.srv.URL, "token_endpoint": e.srv.URL + "/token"})
+			json.NewEncoder(w).Encode(map[string]any{"issuer": base, "token_endpoint": base + "/token"})
 		case "/token":
 			json.NewEncoder(w).Encode(map[string]any{"access_token": "token-from-elsewhere", "token_type": "Bearer", "expires_in": 3600})
 		default:
 			http.NotFound(w, r)
 		}
-	}))
-	e.srv.Listener.Close()
-	e.srv.Listener = ln
-	e.srv.Start()
-	t.Cleanup(e.srv.Close)
-	return e
-}
-
-// received returns everything e received.
-func (e *elsewhere) received() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]string(nil), e.seen...)
+	})
 }
 
 // assertNothingReceived fails t if e received any request at all, and so
 // certainly no secret, no Authorization and no client_secret.
-func (e *elsewhere) assertNothingReceived(t *testing.T) {
+func assertNothingReceived(t *testing.T, e *otherhost.Server) {
 	t.Helper()
-	if got := e.received(); len(got) != 0 {
+	if got := e.Received(); len(got) != 0 {
 		t.Errorf("the server on another host received %d requests, want none:\n%s", len(got), strings.Join(got, "\n"))
 	}
 }
@@ -118,12 +87,12 @@ func hostileUpstream(t *testing.T, authServer func() string, wantToken string) *
 // server receives nothing; with --issuer naming it, the route works.
 func TestZeroConfigSendsCredentialsOnlyToTrustedServer(t *testing.T) {
 	as := newElsewhere(t)
-	up := hostileUpstream(t, func() string { return as.srv.URL }, "token-from-elsewhere")
+	up := hostileUpstream(t, func() string { return as.URL }, "token-from-elsewhere")
 	route := []string{"--upstream-url", up.URL + "/mcp", "--client-id", "c1"}
 	wantAll := []string{
-		"names the authorization server " + as.srv.URL,
+		"names the authorization server " + as.URL,
 		"not on the upstream's host 127.0.0.1",
-		"give --issuer " + as.srv.URL,
+		"give --issuer " + as.URL,
 	}
 	for _, cmd := range [][]string{
 		append([]string{"serve", "--listen", "127.0.0.1:0"}, route...),
@@ -165,23 +134,23 @@ func TestZeroConfigSendsCredentialsOnlyToTrustedServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, _, err := runCmd(t, map[string]string{"HOSTILE_SECRET": trustSecret}, "serve", "--config", file)
-		want := "give auth.issuer (route hostile in " + file + ") " + as.srv.URL
+		want := "give auth.issuer (route hostile in " + file + ") " + as.URL
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("serve --config = %v, want %q", err, want)
 		}
 	})
 	t.Run("another issuer given", func(t *testing.T) {
 		_, _, err := runCmd(t, trustEnv, append([]string{"token", "--issuer", "https://idp.example.com"}, route...)...)
-		want := "names the authorization server " + as.srv.URL + " in its protected resource metadata " + up.URL + "/.well-known/oauth-protected-resource/mcp, but --issuer is https://idp.example.com"
+		want := "names the authorization server " + as.URL + " in its protected resource metadata " + up.URL + "/.well-known/oauth-protected-resource/mcp, but --issuer is https://idp.example.com"
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("token --issuer https://idp.example.com = %v, want %q", err, want)
 		}
 	})
-	as.assertNothingReceived(t)
+	assertNothingReceived(t, as)
 
 	// Named by --issuer, the server gets the token request and the route
 	// works.
-	px := startProxy(t, trustEnv, append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--issuer", as.srv.URL}, route...)...)
+	px := startProxy(t, trustEnv, append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--issuer", as.URL}, route...)...)
 	waitReady(t, px)
 	resp, err := http.Post(px.MCPURL(), "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`))
 	if err != nil {
@@ -193,13 +162,13 @@ func TestZeroConfigSendsCredentialsOnlyToTrustedServer(t *testing.T) {
 		t.Errorf("initialize through the proxy = %d %s, want the upstream's answer", resp.StatusCode, body)
 	}
 	tokenRequests := 0
-	for _, r := range as.received() {
+	for _, r := range as.Received() {
 		if strings.HasPrefix(r, "POST /token ") && strings.Contains(r, `Authorization="Basic `) {
 			tokenRequests++
 		}
 	}
 	if tokenRequests == 0 {
-		t.Errorf("the server --issuer names got no token request: %q", as.received())
+		t.Errorf("the server --issuer names got no token request: %q", as.Received())
 	}
 }
 
@@ -207,7 +176,7 @@ func TestZeroConfigSendsCredentialsOnlyToTrustedServer(t *testing.T) {
 // says why on stderr.
 func TestServeRefusesUntrustedServerExitStatus(t *testing.T) {
 	as := newElsewhere(t)
-	up := hostileUpstream(t, func() string { return as.srv.URL }, "")
+	up := hostileUpstream(t, func() string { return as.URL }, "")
 	cmd := exec.CommandContext(t.Context(), binary(t), "serve", "--listen", "127.0.0.1:0", "--upstream-url", up.URL+"/mcp", "--client-id", "c1")
 	cmd.Env = []string{"AGENTCORE_PROXY_CLIENT_SECRET=" + trustSecret}
 	out, err := cmd.CombinedOutput()
@@ -215,11 +184,11 @@ func TestServeRefusesUntrustedServerExitStatus(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("serve = %v, want exit status 1\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "not on the upstream's host 127.0.0.1") || !strings.Contains(string(out), "--issuer "+as.srv.URL) {
+	if !strings.Contains(string(out), "not on the upstream's host 127.0.0.1") || !strings.Contains(string(out), "--issuer "+as.URL) {
 		t.Errorf("serve said %q, want the refusal naming --issuer", out)
 	}
 	secretScan(t, string(out))
-	as.assertNothingReceived(t)
+	assertNothingReceived(t, as)
 }
 
 // TestTokenEndpointRedirectNotFollowed: a token endpoint answering 307 to
@@ -228,7 +197,7 @@ func TestServeRefusesUntrustedServerExitStatus(t *testing.T) {
 func TestTokenEndpointRedirectNotFollowed(t *testing.T) {
 	other := newElsewhere(t)
 	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, other.srv.URL+"/steal", http.StatusTemporaryRedirect)
+		http.Redirect(w, r, other.URL+"/steal", http.StatusTemporaryRedirect)
 	}))
 	defer idp.Close()
 	for _, style := range []string{"basic", "post"} {
@@ -236,7 +205,7 @@ func TestTokenEndpointRedirectNotFollowed(t *testing.T) {
 			_, _, err := runCmd(t, trustEnv, "token", "--upstream-url", "http://127.0.0.1:1/mcp", "--token-url", idp.URL+"/oauth2/token",
 				"--client-id", "c1", "--token-auth-style", style)
 			t.Logf("token: %v", err)
-			want := "answered HTTP 307 with Location " + other.srv.URL + "/steal"
+			want := "answered HTTP 307 with Location " + other.URL + "/steal"
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("token = %v, want %q", err, want)
 			}
@@ -244,11 +213,11 @@ func TestTokenEndpointRedirectNotFollowed(t *testing.T) {
 	}
 	t.Run("doctor", func(t *testing.T) {
 		stdout, _, err := runCmd(t, trustEnv, "doctor", "--upstream-url", "http://127.0.0.1:1/mcp", "--token-url", idp.URL+"/oauth2/token", "--client-id", "c1")
-		if err == nil || !strings.Contains(stdout, "with Location "+other.srv.URL+"/steal") {
+		if err == nil || !strings.Contains(stdout, "with Location "+other.URL+"/steal") {
 			t.Errorf("doctor = %v\n%s\nwant a failed token step naming the Location", err, stdout)
 		}
 	})
-	other.assertNothingReceived(t)
+	assertNothingReceived(t, other)
 }
 
 // TestDiscoveredPlainHTTPRefused: metadata naming a plain-http token
@@ -305,7 +274,7 @@ func TestMetadataRedirectToOtherHostNotFollowed(t *testing.T) {
 			w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+up.URL+`/prm"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 		case "/prm":
-			http.Redirect(w, r, other.srv.URL+"/.well-known/oauth-protected-resource", http.StatusFound)
+			http.Redirect(w, r, other.URL+"/.well-known/oauth-protected-resource", http.StatusFound)
 		default:
 			http.NotFound(w, r)
 		}
@@ -313,11 +282,11 @@ func TestMetadataRedirectToOtherHostNotFollowed(t *testing.T) {
 	up.Start()
 	defer up.Close()
 	_, _, err := runCmd(t, trustEnv, "serve", "--listen", "127.0.0.1:0", "--upstream-url", up.URL+"/mcp", "--client-id", "c1")
-	want := up.URL + "/prm: HTTP 302: redirect to " + other.srv.URL + "/.well-known/oauth-protected-resource not followed"
+	want := up.URL + "/prm: HTTP 302: redirect to " + other.URL + "/.well-known/oauth-protected-resource not followed"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("serve = %v, want %q", err, want)
 	}
-	other.assertNothingReceived(t)
+	assertNothingReceived(t, other)
 }
 
 // TestDiscoveryURLIssuerMustMatch: with --discovery-url and --issuer, the
