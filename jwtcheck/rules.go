@@ -147,7 +147,7 @@ func checkScopes(c *Claims, allowed []string) *RuleError {
 func checkCustom(c *Claims, rules []CustomClaim) *RuleError {
 	for _, cc := range rules {
 		v, present := c.Raw[cc.Name]
-		if present && customHolds(cc, v) {
+		if present && cc.Holds(v) {
 			continue
 		}
 		want := fmt.Sprintf("%s %s %q", cc.Type, cc.Operator, cc.Values)
@@ -166,8 +166,9 @@ func checkCustom(c *Claims, rules []CustomClaim) *RuleError {
 	return nil
 }
 
-// customHolds reports whether claim value v satisfies rule cc (a valid rule).
-func customHolds(cc CustomClaim, v any) bool {
+// Holds reports whether claim value v (as decoded from JSON) satisfies
+// rule cc, a valid rule, as AgentCore's customClaims check does.
+func (cc CustomClaim) Holds(v any) bool {
 	if cc.Type == TypeString {
 		s, ok := v.(string)
 		return ok && cc.Operator == OpEquals && s == first(cc.Values)

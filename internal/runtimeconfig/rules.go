@@ -160,7 +160,7 @@ func Compare(rt *Runtime, c *jwtcheck.Claims) []Finding {
 		switch {
 		case !present:
 			add(RuleCustomClaims, false, "%s; your token has no %s claim", want, cc.Name)
-		case customHolds(cc, v):
+		case cc.Holds(v):
 			add(RuleCustomClaims, true, "%s; your token's is %s", want, jsonish(v))
 		default:
 			add(RuleCustomClaims, false, "%s; your token's %s is %s", want, cc.Name, jsonish(v))
@@ -179,40 +179,6 @@ func Explain(rt *Runtime, c *jwtcheck.Claims) []string {
 		}
 	}
 	return out
-}
-
-// customHolds mirrors AgentCore's customClaims check for one rule.
-func customHolds(cc jwtcheck.CustomClaim, v any) bool {
-	first := ""
-	if len(cc.Values) > 0 {
-		first = cc.Values[0]
-	}
-	if cc.Type == jwtcheck.TypeString {
-		s, ok := v.(string)
-		return ok && cc.Operator == jwtcheck.OpEquals && s == first
-	}
-	var have []string
-	switch v := v.(type) {
-	case []string:
-		have = v
-	case []any:
-		for _, x := range v {
-			s, ok := x.(string)
-			if !ok {
-				return false
-			}
-			have = append(have, s)
-		}
-	default:
-		return false
-	}
-	switch cc.Operator {
-	case jwtcheck.OpContains:
-		return slices.Contains(have, first)
-	case jwtcheck.OpContainsAny:
-		return slices.ContainsFunc(cc.Values, func(w string) bool { return slices.Contains(have, w) })
-	}
-	return false
 }
 
 func jsonish(v any) string {
