@@ -72,11 +72,11 @@ type ResolvedAuth struct {
 	// DiscoveryFromRuntime says DiscoveryURL was not given but read from the
 	// runtime's authorizer (route.ReadRuntime).
 	DiscoveryFromRuntime bool
-	TokenURL     string
-	ClientID     string
-	Secret       string
-	Scopes       []string
-	PostAuth     bool
+	TokenURL             string
+	ClientID             string
+	Secret               string
+	Scopes               []string
+	PostAuth             bool
 
 	// Issuer is the issuer of the authorization server the client's
 	// credentials belong to: discovery sends them only to it (see

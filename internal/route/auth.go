@@ -76,7 +76,7 @@ type AuthSetup struct {
 	// why it was passed over (runtime.go).
 	runtimeFetched map[string]runtimeFetch
 	// runtimeLogged holds the lines ReadRuntime logged, by route.
-	runtimeLogged map[string]bool
+	runtimeLogged  map[string]bool
 	runtimeNotRead map[string]error
 }
 
