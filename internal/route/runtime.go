@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
@@ -102,6 +103,10 @@ func (a *AuthSetup) ReadRuntime(ctx context.Context, r *config.Resolved) (*runti
 	return rt, nil
 }
 
+// AutoCredentialsWait bounds how long --runtime-config auto looks for AWS
+// credentials for a route that has settings of its own.
+const AutoCredentialsWait = time.Second
+
 // runtimeFetch is the outcome of reading a route's runtime.
 type runtimeFetch struct {
 	rt  *runtimeconfig.Runtime
@@ -139,7 +144,13 @@ func (a *AuthSetup) fetchRuntime(ctx context.Context, r *config.Resolved) (*runt
 	if a.opts.AWSCredentials != nil {
 		cfg.Credentials = a.withRedaction(a.opts.AWSCredentials)
 	}
-	return runtimeconfig.Fetch(ctx, cfg, *r.ARN, runtimeconfig.Options{Timeout: a.opts.FetchTimeout})
+	opts := runtimeconfig.Options{Timeout: a.opts.FetchTimeout}
+	if r.RuntimeConfig == config.RuntimeConfigAuto && !r.AuthFromRuntime {
+		// The route can go on without the runtime: do not let a machine
+		// without AWS credentials wait for the instance metadata endpoint.
+		opts.CredentialsTimeout = AutoCredentialsWait
+	}
+	return runtimeconfig.Fetch(ctx, cfg, *r.ARN, opts)
 }
 
 // unavailableFix says how to let the proxy read the runtime.

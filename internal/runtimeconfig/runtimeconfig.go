@@ -114,6 +114,12 @@ func (a *JWTAuthorizer) Rules() jwtcheck.Rules {
 type Options struct {
 	// Timeout bounds the whole read, retries included; 0: DefaultTimeout.
 	Timeout time.Duration
+	// CredentialsTimeout, if set and shorter, bounds finding AWS
+	// credentials alone. Without any, the SDK's chain ends at the EC2
+	// instance metadata endpoint, which can take seconds to give up (5 s
+	// measured against an endpoint that accepts and never answers); a
+	// caller that can do without the runtime need not wait that long.
+	CredentialsTimeout time.Duration
 }
 
 // Causes of an UnavailableError.
@@ -201,7 +207,16 @@ func Fetch(ctx context.Context, cfg aws.Config, arn agentcore.RuntimeARN, opts O
 	if cfg.Credentials == nil {
 		return nil, &UnavailableError{ARN: id, Cause: CauseNoCredentials, Err: errors.New("no credentials provider configured")}
 	}
-	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+	cctx := ctx
+	if opts.CredentialsTimeout > 0 {
+		var ccancel context.CancelFunc
+		cctx, ccancel = context.WithTimeout(ctx, opts.CredentialsTimeout)
+		defer ccancel()
+	}
+	if _, err := cfg.Credentials.Retrieve(cctx); err != nil {
+		if cctx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("none found within %v: %w", opts.CredentialsTimeout, err)
+		}
 		return nil, &UnavailableError{ARN: id, Cause: CauseNoCredentials, Err: err}
 	}
 	base := cfg.HTTPClient

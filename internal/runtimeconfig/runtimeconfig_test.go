@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -240,4 +241,35 @@ func TestFetchFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFetchCredentialsTimeout: a credential chain that never answers (the
+// SDK's, waiting on an EC2 metadata endpoint that accepts and never
+// replies) is given up after CredentialsTimeout, not after Timeout, as
+// "no credentials"; without CredentialsTimeout, Timeout bounds it.
+func TestFetchCredentialsTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := aws.Config{Region: "us-west-2", Credentials: aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+			<-ctx.Done()
+			return aws.Credentials{}, ctx.Err()
+		})}
+		arn := arnOf(t, "any-ANY0000001")
+		for _, tc := range []struct {
+			opts Options
+			want time.Duration
+		}{
+			{Options{Timeout: 10 * time.Second, CredentialsTimeout: time.Second}, time.Second},
+			{Options{Timeout: 3 * time.Second}, 3 * time.Second},
+		} {
+			start := time.Now()
+			_, err := Fetch(t.Context(), cfg, arn, tc.opts)
+			var ue *UnavailableError
+			if !errors.As(err, &ue) || ue.Cause != CauseNoCredentials {
+				t.Fatalf("Fetch(%+v) error = %v, want no credentials", tc.opts, err)
+			}
+			if got := time.Since(start); got != tc.want {
+				t.Errorf("Fetch(%+v) gave up after %v, want %v", tc.opts, got, tc.want)
+			}
+		}
+	})
 }
