@@ -1,11 +1,9 @@
 package jwtcheck
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -14,6 +12,7 @@ import (
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/backoff"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/capped"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -81,7 +80,7 @@ func newKeySet(ctx context.Context, cfg Config) (*keySet, error) {
 		return nil, fmt.Errorf("jwtcheck: key set: %w", err)
 	}
 	client := *cfg.HTTPClient
-	client.Transport = cappedBodies{base: cmp.Or[http.RoundTripper](client.Transport, http.DefaultTransport), max: maxKeySetBytes}
+	client.Transport = capped.Transport{Base: client.Transport, Max: maxKeySetBytes, Err: errKeySetTooLarge}
 	return &keySet{
 		url: cfg.JWKSURI, client: &client, store: store, kf: kf, ctx: ctx,
 		interval: cfg.RefreshInterval, log: cfg.Logger, onRefresh: cfg.OnRefresh, now: cfg.Now,
@@ -210,39 +209,4 @@ func (k *keySet) refreshForKID(kid string) bool {
 	}
 	k.lastKID = now
 	return k.fetch(k.ctx) == nil
-}
-
-// cappedBodies is a RoundTripper whose response bodies fail to read past max
-// bytes.
-type cappedBodies struct {
-	base http.RoundTripper
-	max  int64
-}
-
-func (t cappedBodies) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(req)
-	if err == nil {
-		resp.Body = &cappedBody{ReadCloser: resp.Body, left: t.max}
-	}
-	return resp, err
-}
-
-// cappedBody is a body that fails with errKeySetTooLarge once more than
-// left bytes would be read.
-type cappedBody struct {
-	io.ReadCloser
-	left int64
-}
-
-func (b *cappedBody) Read(p []byte) (int, error) {
-	if int64(len(p)) > b.left+1 {
-		p = p[:b.left+1] // one byte over the limit tells a larger body
-	}
-	n, err := b.ReadCloser.Read(p)
-	if int64(n) > b.left {
-		b.left = -1
-		return 0, errKeySetTooLarge
-	}
-	b.left -= int64(n)
-	return n, err
 }

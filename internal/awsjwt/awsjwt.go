@@ -20,12 +20,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
 	"golang.org/x/oauth2"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/awssecrets"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/capped"
 )
 
 // Limits of GetWebIdentityToken's input (STS API reference; tags as for IAM session tags).
@@ -45,6 +47,13 @@ const (
 )
 
 // Signing algorithms GetWebIdentityToken offers.
+// MaxAnswerBytes caps an STS answer (a token is a few KiB): an endpoint
+// that sends more fails the request with ErrAnswerTooLarge.
+const MaxAnswerBytes = 64 << 10
+
+// ErrAnswerTooLarge fails a GetWebIdentityToken answer over MaxAnswerBytes.
+var ErrAnswerTooLarge = fmt.Errorf("awsjwt: the STS answer is larger than %d bytes", MaxAnswerBytes)
+
 const (
 	RS256 = "RS256"
 	ES384 = "ES384"
@@ -154,6 +163,11 @@ func New(cfg Config) (*Source, error) {
 	}
 	awsCfg := cfg.AWS.Copy()
 	awsCfg.Region = cfg.Region
+	base := awsCfg.HTTPClient
+	if base == nil {
+		base = awshttp.NewBuildableClient()
+	}
+	awsCfg.HTTPClient = capped.Doer{Base: base, Max: MaxAnswerBytes, Err: ErrAnswerTooLarge}
 	s := &Source{
 		client: sts.NewFromConfig(awsCfg),
 		creds:  awsCfg.Credentials,

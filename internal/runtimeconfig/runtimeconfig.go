@@ -18,8 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"time"
 
@@ -31,6 +29,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/agentcore-proxy/agentcore-proxy/agentcore"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/capped"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/secureurl"
 	"github.com/agentcore-proxy/agentcore-proxy/jwtcheck"
 )
@@ -225,7 +224,7 @@ func Fetch(ctx context.Context, cfg aws.Config, arn agentcore.RuntimeARN, opts O
 	}
 	client := bedrockagentcorecontrol.NewFromConfig(cfg, func(o *bedrockagentcorecontrol.Options) {
 		o.Region = arn.Region
-		o.HTTPClient = cappedClient{base: base}
+		o.HTTPClient = capped.Doer{Base: base, Max: MaxAnswerBytes, Err: errTooLarge}
 	})
 	out, err := client.GetAgentRuntime(ctx, &bedrockagentcorecontrol.GetAgentRuntimeInput{AgentRuntimeId: aws.String(arn.RuntimeID)})
 	if err != nil {
@@ -323,34 +322,6 @@ func jwtFrom(arn string, c types.CustomJWTAuthorizerConfiguration) (*JWTAuthoriz
 		return nil, &AnswerError{ARN: arn, Problem: "the JWT authorizer's rules are not ones this proxy can check", Err: err}
 	}
 	return j, nil
-}
-
-// cappedClient fails reading an answer body past MaxAnswerBytes.
-type cappedClient struct{ base aws.HTTPClient }
-
-func (c cappedClient) Do(req *http.Request) (*http.Response, error) {
-	resp, err := c.base.Do(req)
-	if err == nil && resp.Body != nil {
-		resp.Body = &cappedBody{ReadCloser: resp.Body, left: MaxAnswerBytes}
-	}
-	return resp, err
-}
-
-type cappedBody struct {
-	io.ReadCloser
-	left int64
-}
-
-func (b *cappedBody) Read(p []byte) (int, error) {
-	if int64(len(p)) > b.left+1 {
-		p = p[:b.left+1]
-	}
-	n, err := b.ReadCloser.Read(p)
-	b.left -= int64(n)
-	if b.left < 0 {
-		return 0, errTooLarge
-	}
-	return n, err
 }
 
 // Authorizer describes the runtime's authorizer in words: "IAM (SigV4)"
