@@ -134,6 +134,21 @@ type Hop struct {
 	Problem string
 }
 
+// sendFailed records a request that got no answer to use: a redirect not
+// followed (with its status), or why the server was unreachable.
+func (h *Hop) sendFailed(err error) {
+	var re *secureurl.RedirectError
+	if errors.As(err, &re) {
+		h.Status, h.Problem = re.Status, "redirect to "+re.Location+" not followed: "+re.Why
+		return
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // its message repeats the URL
+	}
+	h.Problem = "unreachable: " + err.Error()
+}
+
 // String formats h as "URL: status" for error messages.
 func (h Hop) String() string {
 	s := h.URL
@@ -196,16 +211,7 @@ func getDocument(ctx context.Context, client *http.Client, purpose, rawURL strin
 	req.Header.Set("Accept", "application/json")
 	resp, err := discoveryClient(client).Do(req)
 	if err != nil {
-		var re *secureurl.RedirectError
-		if errors.As(err, &re) {
-			h.Status, h.Problem = re.Status, "redirect to "+re.Location+" not followed: "+re.Why
-			return h, nil
-		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // its message repeats the URL
-		}
-		h.Problem = "unreachable: " + err.Error()
+		h.sendFailed(err)
 		return h, nil
 	}
 	defer resp.Body.Close()

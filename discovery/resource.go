@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-
-	"github.com/agentcore-proxy/agentcore-proxy/internal/secureurl"
 )
 
 // Discovered is what zero-configuration discovery found for a protected
@@ -68,16 +66,7 @@ func ProbeChallenge(ctx context.Context, client *http.Client, resourceURL string
 	req.Header.Set("Accept", "application/json, text/event-stream")
 	resp, err := client.Do(req)
 	if err != nil {
-		var re *secureurl.RedirectError
-		if errors.As(err, &re) {
-			h.Status, h.Problem = re.Status, "redirect to "+re.Location+" not followed: "+re.Why
-			return h, nil
-		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		h.Problem = "unreachable: " + err.Error()
+		h.sendFailed(err)
 		return h, nil
 	}
 	resp.Body.Close()

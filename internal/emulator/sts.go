@@ -46,17 +46,20 @@ func (a *AWS) serveSTS(w http.ResponseWriter, r *http.Request, body []byte) {
 		UserId  string
 		Account string
 	}
-	out := struct {
-		XMLName  xml.Name `xml:"GetCallerIdentityResponse"`
-		NS       string   `xml:"xmlns,attr"`
-		Result   result   `xml:"GetCallerIdentityResult"`
-		Metadata struct {
-			RequestId string
-		} `xml:"ResponseMetadata"`
-	}{NS: stsNamespace, Result: result{Arn: cred.ARN, UserId: cred.UserID, Account: a.cfg.AccountID}}
-	out.Metadata.RequestId = w.Header().Get("X-Amzn-Requestid")
+	writeSTSResult(w, "GetCallerIdentity", result{Arn: cred.ARN, UserId: cred.UserID, Account: a.cfg.AccountID})
+}
+
+// writeSTSResult writes a query-protocol answer: <ActionResponse> holding
+// <ActionResult> and the request id.
+func writeSTSResult(w http.ResponseWriter, action string, result any) {
 	w.Header().Set("Content-Type", "text/xml")
-	xml.NewEncoder(w).Encode(out)
+	enc := xml.NewEncoder(w)
+	start := xml.StartElement{Name: xml.Name{Local: action + "Response"}, Attr: []xml.Attr{{Name: xml.Name{Local: "xmlns"}, Value: stsNamespace}}}
+	enc.EncodeToken(start)
+	enc.EncodeElement(result, xml.StartElement{Name: xml.Name{Local: action + "Result"}})
+	enc.EncodeElement(struct{ RequestId string }{w.Header().Get("X-Amzn-Requestid")}, xml.StartElement{Name: xml.Name{Local: "ResponseMetadata"}})
+	enc.EncodeToken(start.End())
+	enc.Flush()
 }
 
 func writeSTSError(w http.ResponseWriter, status int, code, msg string) {

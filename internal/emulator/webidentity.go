@@ -8,7 +8,6 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"math/big"
@@ -272,15 +271,5 @@ func (a *AWS) getWebIdentityToken(w http.ResponseWriter, cred AWSCredential, for
 		WebIdentityToken string
 		Expiration       string
 	}
-	out := struct {
-		XMLName  xml.Name `xml:"GetWebIdentityTokenResponse"`
-		NS       string   `xml:"xmlns,attr"`
-		Result   result   `xml:"GetWebIdentityTokenResult"`
-		Metadata struct {
-			RequestId string
-		} `xml:"ResponseMetadata"`
-	}{NS: stsNamespace, Result: result{WebIdentityToken: signed, Expiration: exp.UTC().Format(time.RFC3339)}}
-	out.Metadata.RequestId = w.Header().Get("X-Amzn-Requestid")
-	w.Header().Set("Content-Type", "text/xml")
-	xml.NewEncoder(w).Encode(out)
+	writeSTSResult(w, "GetWebIdentityToken", result{WebIdentityToken: signed, Expiration: exp.UTC().Format(time.RFC3339)})
 }
