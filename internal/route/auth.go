@@ -75,6 +75,9 @@ type AuthSetup struct {
 	// runtimeFetched and runtimeNotRead hold each route's runtime read and
 	// why it was passed over (runtime.go).
 	runtimeFetched map[string]runtimeFetch
+	// runtimeNoCredentials holds, by profile and wait, a failure to find
+	// AWS credentials for reading a runtime.
+	runtimeNoCredentials map[string]error
 	// runtimeLogged holds the lines ReadRuntime logged, by route.
 	runtimeLogged  map[string]bool
 	runtimeNotRead map[string]error

@@ -136,6 +136,8 @@ func (a *AuthSetup) fetchRuntime(ctx context.Context, r *config.Resolved) (*runt
 		profile = r.Auth.AWS.Profile
 	case r.SigV4 != nil:
 		profile = r.SigV4.Profile
+	case r.AWSJWT != nil:
+		profile = r.AWSJWT.Profile
 	}
 	cfg, err := a.AWSConfig(ctx, profile, r.ARN.Region)
 	if err != nil {
@@ -150,7 +152,21 @@ func (a *AuthSetup) fetchRuntime(ctx context.Context, r *config.Resolved) (*runt
 		// without AWS credentials wait for the instance metadata endpoint.
 		opts.CredentialsTimeout = AutoCredentialsWait
 	}
-	return runtimeconfig.Fetch(ctx, cfg, *r.ARN, opts)
+	// Routes sharing a profile share its credentials: once none were found,
+	// the next route does not wait for them again.
+	key := fmt.Sprintf("%s\x00%v", profile, opts.CredentialsTimeout)
+	if err, ok := a.runtimeNoCredentials[key]; ok {
+		return nil, err
+	}
+	rt, err := runtimeconfig.Fetch(ctx, cfg, *r.ARN, opts)
+	var ue *runtimeconfig.UnavailableError
+	if errors.As(err, &ue) && ue.Cause == runtimeconfig.CauseNoCredentials {
+		if a.runtimeNoCredentials == nil {
+			a.runtimeNoCredentials = map[string]error{}
+		}
+		a.runtimeNoCredentials[key] = err
+	}
+	return rt, err
 }
 
 // unavailableFix says how to let the proxy read the runtime.

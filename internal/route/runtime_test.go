@@ -3,11 +3,13 @@ package route
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -154,5 +156,58 @@ func TestReadRuntime(t *testing.T) {
 			}
 			tc.check(t, r, logs.String())
 		})
+	}
+}
+
+// TestReadRuntimeLooksForCredentialsOnce: two routes on one profile and no
+// AWS credentials: the second route does not look for them again (each
+// look may wait up to AutoCredentialsWait), and both go on as configured.
+func TestReadRuntimeLooksForCredentialsOnce(t *testing.T) {
+	cleanAWS(t, "http://127.0.0.1:1")
+	var looks atomic.Int32
+	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		looks.Add(1)
+		return aws.Credentials{}, errors.New("no credentials here")
+	})
+	setup := NewAuthSetup(AuthOptions{AWSCredentials: creds})
+	first := resolveFlags(t, config.RouteFlags{RuntimeARN: "arn:aws:bedrock-agentcore:us-west-2:123456789012:runtime/one-ONE0000001", ClientID: "A", SecretInEnv: true})
+	second := resolveFlags(t, config.RouteFlags{RuntimeARN: "arn:aws:bedrock-agentcore:us-west-2:123456789012:runtime/two-TWO0000001", ClientID: "A", SecretInEnv: true})
+	second.Name = "second"
+	for _, r := range []*config.Resolved{&first, &second} {
+		if rt, err := setup.ReadRuntime(t.Context(), r); rt != nil || err != nil {
+			t.Fatalf("ReadRuntime(%s) = %v, %v; want nothing read and no error in auto mode", r.Name, rt, err)
+		}
+	}
+	if n := looks.Load(); n != 1 {
+		t.Errorf("credentials looked for %d times, want 1", n)
+	}
+}
+
+// TestReadRuntimeAWSJWTProfile: a secretless route reads its runtime with
+// the credentials of its own --aws-profile (the one that signs its STS
+// calls), and takes its audience and discovery URL from the runtime.
+func TestReadRuntimeAWSJWTProfile(t *testing.T) {
+	const disc = "https://sts-issuer.example.com/.well-known/openid-configuration"
+	a, err := emulator.StartAWS(t.Context(), emulator.AWSConfig{Runtimes: []emulator.ControlRuntime{
+		{ID: "jwt-JWT0000001", JWT: &emulator.ControlAuthorizer{DiscoveryURL: disc, AllowedAudience: []string{"rt-aud", "other"}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	cleanAWS(t, a.URL())
+	k := emulator.DefaultAWSCredential
+	creds := filepath.Join(t.TempDir(), "credentials")
+	os.WriteFile(creds, []byte("[ops]\naws_access_key_id = "+k.AccessKeyID+"\naws_secret_access_key = "+k.SecretAccessKey+"\n"), 0o600)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", creds)
+	r := resolveFlags(t, config.RouteFlags{RuntimeARN: "arn:aws:bedrock-agentcore:us-west-2:123456789012:runtime/jwt-JWT0000001",
+		Auth: "aws-jwt", AWSProfile: "ops"})
+	rt, err := NewAuthSetup(AuthOptions{}).ReadRuntime(t.Context(), &r)
+	if err != nil || rt == nil {
+		t.Fatalf("ReadRuntime() = %v, %v; want the runtime, read with profile ops", rt, err)
+	}
+	if !slices.Equal(r.AWSJWT.Audience, []string{"rt-aud"}) || r.AWSJWT.DiscoveryURL != disc || !r.AWSJWT.DiscoveryFromRuntime ||
+		!slices.Equal(r.Rules.AllowedAudience, []string{"rt-aud", "other"}) {
+		t.Errorf("route = %+v, rules %+v; want audience rt-aud, the runtime's discovery URL and allowedAudience", r.AWSJWT, r.Rules)
 	}
 }
