@@ -307,10 +307,7 @@ func resourceMetadata(values []string) (string, bool) {
 // WWW-Authenticate challenge to the runtime's RFC 9728 metadata, and checks
 // that it names the issuer of the route's discovery URL.
 func checkMetadata(ctx context.Context, client *http.Client, r config.Resolved, d *discovery.Discovery, opts Options) (string, error) {
-	discoveryURL := agentcore.Render("{discovery_url}", r.Names())
-	if r.Auth != nil && r.Auth.DiscoveryFromRuntime {
-		discoveryURL = "the runtime's discoveryUrl"
-	}
+	discoveryURL := route.DiscoverySetting(r)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.Upstream.String(), strings.NewReader(`{"jsonrpc":"2.0","id":0,"method":"ping"}`))
 	if err != nil {
 		return "", err

@@ -132,10 +132,10 @@ func (a *AuthSetup) TokenConfig(r config.Resolved, d *discovery.Discovery) (toke
 	tokenURL := cmp.Or(ra.TokenURL, d.TokenEndpoint)
 	if tokenURL == "" {
 		return tokencache.Config{}, fmt.Errorf("%s %q: the discovery document has no token_endpoint: give %s",
-			names(agentcore.SettingDiscoveryURL), ra.DiscoveryURL, names(agentcore.SettingTokenURL))
+			DiscoverySetting(r), ra.DiscoveryURL, names(agentcore.SettingTokenURL))
 	}
 	if _, err := proxy.CheckSecureURL(tokenURL); err != nil {
-		return tokencache.Config{}, fmt.Errorf("token endpoint %q from %s: %w", tokenURL, names(agentcore.SettingDiscoveryURL), err)
+		return tokencache.Config{}, fmt.Errorf("token endpoint %q from %s: %w", tokenURL, DiscoverySetting(r), err)
 	}
 	cfg := tokencache.Config{
 		TokenURL: tokenURL, ClientID: ra.ClientID, ClientSecret: ra.Secret, Scopes: ra.Scopes,

@@ -153,9 +153,18 @@ func (a *AuthSetup) discover(ctx context.Context, r config.Resolved) (*discovery
 	return d, nil
 }
 
+// DiscoverySetting names where route r's discovery URL came from: the
+// setting, or the runtime's authorizer when runtime configuration gave it.
+func DiscoverySetting(r config.Resolved) string {
+	if r.Auth != nil && r.Auth.DiscoveryFromRuntime {
+		return "the runtime's discoveryUrl (GetAgentRuntime)"
+	}
+	return r.Names()(agentcore.SettingDiscoveryURL)
+}
+
 func (a *AuthSetup) discoverURL(ctx context.Context, r config.Resolved) (*Found, error) {
 	ra := r.Auth
-	field := r.Names()(agentcore.SettingDiscoveryURL)
+	field := DiscoverySetting(r)
 	// An OpenID Connect discovery URL is read as AgentCore's authorizer
 	// reads it: the document may lack token_endpoint (then the token URL
 	// setting gives it) and its issuer may differ from the URL's.

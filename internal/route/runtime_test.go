@@ -3,8 +3,10 @@ package route
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +18,8 @@ import (
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/config"
 	"github.com/agentcore-proxy/agentcore-proxy/internal/emulator"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/otherhost"
+	"github.com/agentcore-proxy/agentcore-proxy/proxy"
 )
 
 // cleanAWS points the AWS SDK's shared files at empty ones and turns
@@ -209,5 +213,57 @@ func TestReadRuntimeAWSJWTProfile(t *testing.T) {
 	if !slices.Equal(r.AWSJWT.Audience, []string{"rt-aud"}) || r.AWSJWT.DiscoveryURL != disc || !r.AWSJWT.DiscoveryFromRuntime ||
 		!slices.Equal(r.Rules.AllowedAudience, []string{"rt-aud", "other"}) {
 		t.Errorf("route = %+v, rules %+v; want audience rt-aud, the runtime's discovery URL and allowedAudience", r.AWSJWT, r.Rules)
+	}
+}
+
+// TestRuntimeDiscoveryURLMeetsIssuer: a runtime whose authorizer names an
+// identity provider on another host (its configuration changed behind the
+// user's back, or a hostile control-plane endpoint) does not receive the
+// client's credentials when --issuer names the user's own provider: the
+// route does not start, the error names both, and the other host gets no
+// token request and no secret.
+func TestRuntimeDiscoveryURLMeetsIssuer(t *testing.T) {
+	emu, err := emulator.Start(t.Context(), emulator.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	other := otherhost.Start(t, func(w http.ResponseWriter, r *http.Request) {
+		base := "http://" + r.Host
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"issuer": base, "token_endpoint": base + "/token", "jwks_uri": base + "/jwks"})
+	})
+	rt := emu.ControlRuntime()
+	rt.JWT.DiscoveryURL = other.URL + "/.well-known/openid-configuration"
+	a, err := emulator.StartAWS(t.Context(), emulator.AWSConfig{Runtimes: []emulator.ControlRuntime{rt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	cleanAWS(t, a.URL())
+	k := emulator.DefaultAWSCredential
+	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, nil
+	})
+	const secret = "demo-client-secret"
+	r := resolve(t, config.RouteFlags{RuntimeARN: emu.RuntimeARN(), EndpointURL: emu.EndpointURL(), ClientID: "demo-client-id",
+		Issuer: emu.Issuer(), RuntimeConfig: config.RuntimeConfigAuto}, secret)
+	life, stop := context.WithCancel(t.Context())
+	setup := NewAuthSetup(AuthOptions{AWSCredentials: creds})
+	t.Cleanup(func() { stop(); setup.Wait() })
+	_, err = Build(t.Context(), life, r, Deps{Auth: setup, Upstream: proxy.NewTransport(proxy.TransportOptions{})})
+	if !errors.Is(err, ErrUntrustedAuthServer) || !strings.Contains(err.Error(), other.URL) || !strings.Contains(err.Error(), emu.Issuer()) {
+		t.Fatalf("Build() = %v, want the untrusted authorization server refused, naming %s and %s", err, other.URL, emu.Issuer())
+	}
+	if !strings.Contains(err.Error(), "the runtime's discoveryUrl") {
+		t.Errorf("Build() = %v, want it to say the discovery URL came from the runtime", err)
+	}
+	for _, req := range other.Received() {
+		if strings.HasPrefix(req, "POST") || strings.Contains(req, secret) || !strings.Contains(req, `Authorization=""`) {
+			t.Errorf("the other host received %s", req)
+		}
+	}
+	if st := emu.Stats(); st.TokenRequests != 0 || st.Invocations != 0 {
+		t.Errorf("emulator stats = %+v, want nothing asked of the user's provider or the runtime", st)
 	}
 }

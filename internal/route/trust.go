@@ -32,15 +32,17 @@ type UntrustedAuthServerError struct {
 	Issuer string
 	// names render the settings in the user's words.
 	names agentcore.Namer
-	// fromDiscoveryURL: Named came from the discovery URL's document.
+	// fromDiscoveryURL: Named came from the discovery URL's document, which
+	// discoverySetting names.
 	fromDiscoveryURL bool
+	discoverySetting string
 }
 
 func (e *UntrustedAuthServerError) Error() string {
 	issuer := agentcore.Render("{issuer}", e.names)
 	if e.fromDiscoveryURL {
 		return fmt.Sprintf("route %s: %s %s gives the issuer %s, but %s is %s: the client's credentials go only to %s; check both settings",
-			e.Route, agentcore.Render("{discovery_url}", e.names), e.Where, e.Named, issuer, e.Issuer, e.Issuer)
+			e.Route, e.discoverySetting, e.Where, e.Named, issuer, e.Issuer, e.Issuer)
 	}
 	head := fmt.Sprintf("route %s: the upstream %s names the authorization server %s in its protected resource metadata %s",
 		e.Route, e.Upstream.Redacted(), e.Named, e.Where)
@@ -92,7 +94,7 @@ func checkGivenIssuer(r config.Resolved, f *Found) error {
 		return nil
 	}
 	return &UntrustedAuthServerError{Route: r.Name, Upstream: r.Upstream, Named: f.Discovery.Issuer, Where: f.MetadataURL,
-		Issuer: r.Auth.Issuer, names: r.Names(), fromDiscoveryURL: true}
+		Issuer: r.Auth.Issuer, names: r.Names(), fromDiscoveryURL: true, discoverySetting: DiscoverySetting(r)}
 }
 
 // sameIssuer compares issuer identifiers, ignoring one trailing slash, as
