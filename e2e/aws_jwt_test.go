@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/agentcore-proxy/agentcore-proxy/internal/emulator"
+	"github.com/agentcore-proxy/agentcore-proxy/internal/redact"
 )
 
 // awsJWTAudience is the allowedAudience of the secretless runtime.
@@ -276,5 +278,38 @@ func TestAWSJWTFromRuntimeConfig(t *testing.T) {
 		if !strings.Contains(out, w) {
 			t.Errorf("serve's error lacks %q:\n%s", w, out)
 		}
+	}
+}
+
+// TestAWSJWTEchoedTokenRedacted: a hostile upstream that quotes the STS bearer it received in its
+// error answers (JSON 401, which makes the proxy fetch a fresh token from STS and try again; a
+// plain-text 403; an SSE 500) gets its answers to the client, the log, /status and the status page
+// with the token replaced by its fingerprint: no 24 bytes of any STS token anywhere.
+func TestAWSJWTEchoedTokenRedacted(t *testing.T) {
+	a, emu := startSecretless(t)
+	up := newEchoUpstream(t)
+	p := startProxy(t, nil, "serve", "--runtime-arn", emu.RuntimeARN(), "--endpoint-url", up.srv.URL, "--auth", "aws-jwt",
+		"--audience", awsJWTAudience, "--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug")
+	waitReady(t, p)
+	answers := map[string]string{}
+	for _, m := range []string{"echo/401", "echo/403", "echo/500"} {
+		answers[m] = postEcho(t, p.MCPURL(), m)
+	}
+	status, page := getBody(t, p.BaseURL+"/status"), html.UnescapeString(getBody(t, p.BaseURL+"/"))
+	tokens := up.tokens()
+	if len(tokens) < 4 || stsCalls(a) < 2 {
+		t.Fatalf("the upstream saw %d tokens and STS was called %d times, want at least 4 and 2 (the 401 retried with a fresh one)", len(tokens), stsCalls(a))
+	}
+	for _, tok := range tokens {
+		for m, ans := range answers {
+			assertNoPiece(t, "the answer to "+m, ans, tok)
+		}
+		assertNoPiece(t, "the log", p.Logs(), tok)
+		assertNoPiece(t, "/status", status, tok)
+		assertNoPiece(t, "the status page", page, tok)
+	}
+	last := "[token sha256:" + redact.Fingerprint(tokens[len(tokens)-1]) + "]"
+	if !strings.Contains(answers["echo/403"], last) {
+		t.Errorf("the answer to echo/403 = %s, want the token's fingerprint %s", answers["echo/403"], last)
 	}
 }

@@ -128,6 +128,11 @@ func TestPageEscapesUntrustedStrings(t *testing.T) {
 	s.Routes[1].Token.LastError = attack
 	s.Failures[0].Message = attack
 	s.Failures[0].Reason = `</code><img src=x onerror=alert(1)>`
+	// What a runtime says about itself comes from the control plane's
+	// answer (GetAgentRuntime): its header allowlist and authorizer too.
+	s.Routes[0].Runtime.Authorizer = attack
+	s.Routes[0].Runtime.HeaderAllowlist = []string{`</code><img src=x onerror=alert(1)>`}
+	s.Routes[0].Runtime.Protocol = attack
 	_, page := get(t, s, http.MethodGet, "/")
 
 	for _, bad := range []string{"<script", "<img", `" onmouseover="`} {
