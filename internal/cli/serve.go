@@ -285,7 +285,7 @@ func (f *routeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&rf.ClientKeyID, "client-key-id", "", "`kid` put in the client assertions' header")
 	fs.StringVar(&rf.ClientAssertionAud, "client-assertion-aud", "", "aud of the client assertions: `token_endpoint` or a URL (default: the issuer; Entra ID and Okta want token_endpoint)")
 	fs.Var(&f.resource, "resource", "RFC 8707 resource `URI` sent with every token request (default: the resource of the discovered\nprotected resource metadata; \"\" sends none)")
-	fs.StringVar(&rf.Audience, "audience", "", "`audience` parameter sent with every token request (Auth0, Okta custom authorization servers);\nwith --auth aws-jwt: the STS token's aud, one of the runtime authorizer's allowedAudience")
+	fs.StringVar(&rf.Audience, "audience", "", "`audience` parameter sent with every token request (Auth0, Okta custom authorization servers);\nwith --auth aws-jwt: the STS token's aud, one of the runtime authorizer's allowedAudience (default: the runtime's\nfirst allowedAudience, read with --runtime-config; else the first --allowed-audience)")
 	fs.Var(&f.tokenParams, "token-param", "extra token request parameter `key=value` (repeatable)")
 	f.stepUp.def = true
 	fs.Var(&f.stepUp, "step-up", "on a 403 insufficient_scope, request a token with the scopes asked for and resend once\n(per route; at most 8 scope sets of at most 1024 bytes); false: pass the 403 on")
