@@ -224,12 +224,7 @@ func (a *AuthSetup) Route(ctx, life context.Context, r config.Resolved) (*RouteA
 				}
 				return nil
 			}
-			claims, err := ra.Checker.Check(token)
-			if err == nil {
-				summary := claims.Summary()
-				ra.claims.Store(&summary)
-			}
-			return err
+			return ra.check(token)
 		}
 	} else if d.Issuer != "" {
 		ra.opaque.Store(true)
@@ -303,6 +298,17 @@ func (ra *RouteAuth) Claims() string {
 		return *c
 	}
 	return ""
+}
+
+// check checks token with the route's checker and keeps its claims for
+// the status page.
+func (ra *RouteAuth) check(token string) error {
+	claims, err := ra.Checker.Check(token)
+	if err == nil {
+		summary := claims.Summary()
+		ra.claims.Store(&summary)
+	}
+	return err
 }
 
 // Tokens returns the token source route r's proxy uses: ra's cache, whose

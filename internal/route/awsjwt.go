@@ -33,11 +33,6 @@ type WebIdentity struct {
 	Issuer, DiscoveryURL string
 }
 
-// RuntimeDiscoveryURL returns the discoveryUrl of route r's runtime authorizer, as far as it is
-// known: the route's discovery URL setting. Hook: runtime configuration (GetAgentRuntime) gives the
-// runtime's own discoveryUrl here when it is read.
-var RuntimeDiscoveryURL = func(r config.Resolved) string { return r.AWSJWT.DiscoveryURL }
-
 // WebIdentitySource builds route r's STS token source on the AWS credential chain (the demo's
 // in-process key when AuthOptions.AWSCredentials is set) and retrieves credentials once, so that a
 // start without any fails here, naming the sources tried.
@@ -96,7 +91,7 @@ func (a *AuthSetup) WebIdentityIssuer(ctx context.Context, r config.Resolved, wi
 		return nil, fmt.Errorf("route %s: %w", r.Name, err)
 	}
 	wi.Issuer, wi.DiscoveryURL = claims.Issuer, awsjwt.DiscoveryURL(claims.Issuer)
-	if want := RuntimeDiscoveryURL(r); want != "" && want != wi.DiscoveryURL {
+	if want := r.AWSJWT.DiscoveryURL; want != "" && want != wi.DiscoveryURL {
 		return nil, &IssuerMismatchError{Issuer: wi.Issuer, DiscoveryURL: wi.DiscoveryURL, RuntimeDiscoveryURL: want,
 			FromRuntime: r.AWSJWT.DiscoveryFromRuntime, names: r.Names()}
 	}
@@ -137,13 +132,9 @@ func (a *AuthSetup) AWSJWT(ctx, life context.Context, r config.Resolved) (*Route
 	if err != nil {
 		return nil, nil, fmt.Errorf("route %s: the STS issuer's key set: %w", r.Name, err)
 	}
-	check := func(token string) error {
-		claims, err := ra.Checker.Check(token)
-		if err == nil {
-			summary := claims.Summary()
-			ra.claims.Store(&summary)
-		}
-		return err
+	var check func(string) error
+	if !a.opts.CallerChecks {
+		check = ra.check
 	}
 	if ra.Cache, ra.cfg, err = a.webIdentityCache(life, r, wi, first, check); err != nil {
 		return nil, nil, err
@@ -152,13 +143,6 @@ func (a *AuthSetup) AWSJWT(ctx, life context.Context, r config.Resolved) (*Route
 	a.opts.Logger.Info("route sends AWS STS web identity tokens (no client secret)", "route", r.Name, "issuer", wi.Issuer,
 		"audience", r.AWSJWT.Audience, "algorithm", r.AWSJWT.Algorithm, "lifetime", r.AWSJWT.Duration, "access_key_fingerprint", wi.KeyFingerprint)
 	return ra, wi, nil
-}
-
-// WebIdentityCache starts a token cache over wi's source whose first token is first, unchecked
-// (doctor checks tokens itself). It lives as long as life.
-func (a *AuthSetup) WebIdentityCache(life context.Context, r config.Resolved, wi *WebIdentity, first *oauth2.Token) (*tokencache.Cache, error) {
-	c, _, err := a.webIdentityCache(life, r, wi, first, nil)
-	return c, err
 }
 
 func (a *AuthSetup) webIdentityCache(life context.Context, r config.Resolved, wi *WebIdentity, first *oauth2.Token, check func(string) error) (*tokencache.Cache, tokencache.Config, error) {
